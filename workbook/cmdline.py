@@ -1,0 +1,149 @@
+"""The kernel command line, parsed as kernel/params.c and the hotplug early_params parse it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .kernel import KernelProfile
+
+__all__ = ["HotplugParams", "parse_cmdline", "kstrtobool", "split_cmdline",
+           "ONLINE_TYPES", "MMOP_OFFLINE", "MMOP_ONLINE", "MMOP_ONLINE_KERNEL", "MMOP_ONLINE_MOVABLE",
+           "mhp_online_type_from_str", "online_type_to_str"]
+
+# include/linux/memory_hotplug.h: enum mmop
+MMOP_OFFLINE, MMOP_ONLINE, MMOP_ONLINE_KERNEL, MMOP_ONLINE_MOVABLE = 0, 1, 2, 3
+ONLINE_TYPES = {"offline": MMOP_OFFLINE, "online": MMOP_ONLINE,
+                "online_kernel": MMOP_ONLINE_KERNEL, "online_movable": MMOP_ONLINE_MOVABLE}
+_ONLINE_TYPE_NAMES = {v: k for k, v in ONLINE_TYPES.items()}
+
+
+def mhp_online_type_from_str(buf: str) -> int:
+    """Map a ``state``/``auto_online_blocks`` string to an MMOP_* value, -1 if unknown (sysfs_streq)."""
+    s = buf[:-1] if buf.endswith("\n") else buf
+    return ONLINE_TYPES.get(s, -1)
+
+
+def online_type_to_str(online_type: int) -> str:
+    """The string the kernel prints for an MMOP_* value (``auto_online_blocks``)."""
+    return _ONLINE_TYPE_NAMES[online_type]
+
+
+def kstrtobool(s: str) -> bool | None:
+    """lib/kstrtox.c kstrtobool(): y/Y/t/T/1/on -> True, n/N/f/F/0/off -> False, else None."""
+    if not s:
+        return None
+    c = s[0]
+    if c in "yYtT1":
+        return True
+    if c in "nNfF0":
+        return False
+    if c in "oO" and len(s) > 1:
+        if s[1] in "nN":
+            return True
+        if s[1] in "fF":
+            return False
+    return None
+
+
+def split_cmdline(cmdline: str) -> list[tuple[str, str | None]]:
+    """Split like lib/cmdline.c next_arg(): ``name=value`` pairs, double quotes group spaces."""
+    out: list[tuple[str, str | None]] = []
+    i, n = 0, len(cmdline)
+    while i < n:
+        while i < n and cmdline[i].isspace():
+            i += 1
+        if i >= n:
+            break
+        start, in_quote = i, False
+        while i < n and (in_quote or not cmdline[i].isspace()):
+            if cmdline[i] == '"':
+                in_quote = not in_quote
+            i += 1
+        arg = cmdline[start:i].replace('"', "")
+        if "=" in arg:
+            k, v = arg.split("=", 1)
+            out.append((k, v))
+        else:
+            out.append((arg, None))
+    return out
+
+
+@dataclass
+class HotplugParams:
+    """The memory hotplug knobs set at boot (mm/memory_hotplug.c module params and early_params)."""
+
+    memmap_on_memory: str = "N"          # "Y", "N" or "force" (6.6+)
+    online_policy: str = "contig-zones"  # or "auto-movable"
+    auto_movable_ratio: int = 301
+    auto_movable_numa_aware: bool = True
+    movable_node: bool = False
+    default_online_type: int = MMOP_OFFLINE  # memhp_default_state= / auto_online_blocks
+    log: list[str] = field(default_factory=list)  # what parsing printed
+
+    @property
+    def memmap_mode(self) -> str:
+        """``"disable"``, ``"enable"`` or ``"force"`` (enum memmap_on_memory_mode, 6.6+)."""
+        return {"Y": "enable", "N": "disable", "force": "force"}[self.memmap_on_memory]
+
+
+def parse_cmdline(cmdline: str, kernel: KernelProfile, default_online_type: int | None = None) -> HotplugParams:
+    """Parse the hotplug-related options of a kernel command line, as ``kernel`` would.
+
+    Unknown options are ignored (they belong to other subsystems).  Invalid values are
+    reported the way parse_args() does and leave the default in place.
+    """
+    if default_online_type is None:
+        default_online_type = ONLINE_TYPES[kernel.default_online_type]
+    p = HotplugParams(default_online_type=default_online_type)
+    for name, value in split_cmdline(cmdline):
+        if name == "memhp_default_state" and value is not None:
+            # setup_memhp_default_state(): only valid strings change the default
+            t = mhp_online_type_from_str(value)
+            if t >= 0:
+                p.default_online_type = t
+        elif name == "movable_node":
+            p.movable_node = True   # cmdline_parse_movable_node(), CONFIG_HAVE_MEMBLOCK_NODE_MAP
+        elif name == "memory_hotplug.memmap_on_memory":
+            _set_memmap_on_memory(p, value, kernel)
+        elif name == "memory_hotplug.online_policy" and value is not None:
+            if value in ("contig-zones", "auto-movable"):
+                p.online_policy = value
+            else:
+                p.log.append(f"memory_hotplug: `{value}' invalid for parameter `online_policy'")
+        elif name == "memory_hotplug.auto_movable_ratio" and value is not None:
+            try:
+                v = int(value, 0)
+                if v < 0:
+                    raise ValueError
+                p.auto_movable_ratio = v
+            except ValueError:
+                p.log.append(f"memory_hotplug: `{value}' invalid for parameter `auto_movable_ratio'")
+        elif name == "memory_hotplug.auto_movable_numa_aware":
+            b = True if value is None else kstrtobool(value)
+            if b is None:
+                p.log.append(f"memory_hotplug: `{value}' invalid for parameter `auto_movable_numa_aware'")
+            else:
+                p.auto_movable_numa_aware = b
+    return p
+
+
+def _set_memmap_on_memory(p: HotplugParams, value: str | None, kernel: KernelProfile) -> None:
+    """module_param memmap_on_memory: bool (5.13-6.5) or memmap_mode_ops with "force" (6.6+)."""
+    if not kernel.memmap_on_memory:
+        return
+    if kernel.memmap_force_mode:
+        # set_memmap_mode(): "force"/"FORCE" or kstrtobool; no KERNEL_PARAM_OPS_FL_NOARG,
+        # so a bare name is rejected by parse_one() with -EINVAL.
+        if value is None:
+            p.log.append("memory_hotplug: `' invalid for parameter `memmap_on_memory'")
+            return
+        if value in ("force", "FORCE"):
+            p.memmap_on_memory = "force"
+            return
+        b = kstrtobool(value)
+    else:
+        # param_ops_bool has KERNEL_PARAM_OPS_FL_NOARG: a bare name means Y.
+        b = True if value is None else kstrtobool(value)
+    if b is None:
+        p.log.append(f"memory_hotplug: `{value}' invalid for parameter `memmap_on_memory'")
+        return
+    p.memmap_on_memory = "Y" if b else "N"

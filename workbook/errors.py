@@ -1,0 +1,48 @@
+"""The kernel's answer to bad input: an errno, a message, and what it logged (include/uapi/asm-generic/errno-base.h)."""
+from __future__ import annotations
+
+import errno as _errno
+import os
+
+__all__ = ["KernelError", "EINVAL", "EBUSY", "ENOENT", "EPERM", "ENOMEM", "EEXIST", "E2BIG",
+           "EINTR", "EACCES", "ENOSPC", "EHWPOISON", "EOPNOTSUPP", "ENXIO", "ENODEV"]
+
+EINVAL = _errno.EINVAL
+EBUSY = _errno.EBUSY
+ENOENT = _errno.ENOENT
+EPERM = _errno.EPERM
+ENOMEM = _errno.ENOMEM
+EEXIST = _errno.EEXIST
+E2BIG = _errno.E2BIG
+EINTR = _errno.EINTR
+EACCES = _errno.EACCES
+ENOSPC = _errno.ENOSPC
+ENXIO = _errno.ENXIO
+ENODEV = _errno.ENODEV
+EOPNOTSUPP = _errno.EOPNOTSUPP
+EHWPOISON = getattr(_errno, "EHWPOISON", 133)
+
+
+class KernelError(OSError):
+    """A failed kernel operation: ``errno`` and ``strerror`` as userspace sees them, plus the kernel log lines.
+
+    The model raises it wherever the kernel returns a negative errno; the machine is
+    left exactly as it was before the operation.
+    """
+
+    def __init__(self, err: int, message: str = "", log: list[str] | None = None,
+                 function: str = "") -> None:
+        super().__init__(err, os.strerror(err))
+        self.message = message            # what the kernel logged or the reason it returned
+        self.log = list(log or [])        # dmesg lines the failed operation printed
+        self.function = function          # the kernel function that returned the error
+
+    @property
+    def errno_name(self) -> str:
+        """The errno's symbolic name, e.g. ``"EBUSY"``."""
+        return _errno.errorcode.get(self.errno, str(self.errno))
+
+    def __str__(self) -> str:
+        where = f" in {self.function}()" if self.function else ""
+        msg = f": {self.message}" if self.message else ""
+        return f"[Errno {self.errno}] {self.errno_name} ({self.strerror}){where}{msg}"

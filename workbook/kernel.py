@@ -1,0 +1,133 @@
+"""Kernel versions: every switch where memory hotplug or memmap-on-memory changed, with its source.
+
+A :class:`KernelProfile` is a bundle of booleans and small numbers.  The model's code
+branches on these switches, never on version numbers, so a reader can see exactly
+which behaviour each version has and where it comes from.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+__all__ = ["KernelProfile", "KERNELS", "get_kernel"]
+
+
+@dataclass(frozen=True)
+class KernelProfile:
+    """What one kernel version does (one field per behaviour change, each citing its commit)."""
+
+    name: str
+    version: tuple[int, int]
+
+    # --- memmap_on_memory -------------------------------------------------------------
+    # a08a2ae34613 "mm,memory_hotplug: allocate memmap from the added memory range" (v5.13).
+    memmap_on_memory: bool = True
+    # 2d1f649c7c08 (v6.6): memory_hotplug.memmap_on_memory=force; the memmap is padded to
+    # whole pageblocks (memory_block_memmap_on_memory_pages()).
+    memmap_force_mode: bool = False
+    # 6b8f0798b85a "split memmap_on_memory requests across memblocks" (v6.8): one altmap per
+    # memory block, so any number of blocks per add; before it: size == memory_block_size_bytes().
+    altmap_per_block: bool = False
+    # <= 6.7: add_memory_resource() returns -EINVAL when MHP_MEMMAP_ON_MEMORY is passed and
+    # unsupported; 6.8+ silently ignores the flag.
+    unsupported_flag_fails: bool = True
+    # drivers/acpi/acpi_memhotplug.c: <= 6.7 passes the flag only if
+    # mhp_supports_memmap_on_memory(info->length) (and keeps it for later ranges: sticky);
+    # 6.8+ always passes it and lets the core decide.
+    acpi_always_passes_flag: bool = False
+    # mhp_supports_memmap_on_memory(): 5.13-6.5 require IS_ALIGNED(vmemmap_size, PMD_SIZE)
+    # in the generic code; 6.6+ moved it to arch_supports_memmap_on_memory() (ppc64 radix
+    # overrides it).
+    arch_memmap_override: bool = False
+    # Self-hosted memmap pages: PageReserved up to 6.1 (memmap_init_range(MEMINIT_HOTPLUG)
+    # sets PG_reserved); "initialize memmap of !ZONE_DEVICE with PageOffline() instead of
+    # PageReserved()" (D. Hildenbrand, 2024-06) makes them neither Reserved nor Offline.
+    selfhosted_reserved: bool = True
+    # PageVmemmapSelfHosted (= PG_owner_priv_1), set in mhp_init_memmap_on_memory() since
+    # 66361095129b (v6.0), which also made HVO and memmap_on_memory coexist.
+    vmemmap_self_hosted_flag: bool = True
+    # 5.14-5.19: HugeTLB vmemmap optimisation disables memmap_on_memory.
+    hvo_excludes_memmap_on_memory: bool = False
+
+    # --- hot-add and remove ---------------------------------------------------------------
+    # 028fc57a1c36 / e83a437faa62 (v5.15): memory groups and the auto-movable online policy.
+    memory_groups: bool = True
+    # struct memory_block::zone (v5.15+); 5.13 used test_pages_in_a_zone() for valid_zones.
+    memory_block_zone: bool = True
+    # memory_block_online() returns -EHWPOISON for blocks with poisoned pages (<= 6.12).
+    hwpoison_online_check: bool = False
+    # Default for memhp_default_state without command line: CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE
+    # (6.1) / CONFIG_MHP_DEFAULT_ONLINE_TYPE_* (6.12, backported); Debian builds: offline.
+    default_online_type: str = "offline"
+
+    # --- page allocator -------------------------------------------------------------------
+    # 6.7 "mm, pcp: ..." series: per-cpu lists with high_min/high_max auto-tuning and an
+    # alloc_factor that doubles batch refills (nr_pcp_alloc()).
+    pcp_auto_tune: bool = False
+    # __setup_per_zone_wmarks(): ZONE_MOVABLE gets the highmem-style min watermark
+    # (managed/1024, clamped to [SWAP_CLUSTER_MAX, 128]) in newer kernels.
+    movable_min_wmark_like_highmem: bool = False
+    # /proc/zoneinfo prints "promo" (memory tiering watermark, v6.4+).
+    zoneinfo_promo: bool = False
+
+    # Kernel allocations a node receives when it first gets kernel-zone memory, as
+    # (order, count, what): per-node slab caches and the node's kthreads start using it at
+    # once.  The model places them with the buddy allocator; which objects they are is not
+    # modelled, and the counts are what these kernels were seen to allocate.
+    node_bringup: tuple[tuple[int, int, str], ...] = ((1, 1, "slab"),)
+
+    # --- counters and output formats ------------------------------------------------------
+    # mm/vmstat.c: nr_memmap_pages / nr_memmap_boot_pages (v6.11+).
+    vmstat_memmap_pages: bool = False
+    # dump_page() prints "page:(____ptrval____) refcount:" up to 6.1, "page: refcount:" later.
+    dump_page_ptrval: bool = True
+    # Node meminfo fixes FileHugePages:/FilePmdMapped: padding and adds Unaccepted (6.12).
+    node_meminfo_6_12: bool = False
+    # The memory tiering code prints "Demotion targets for Node N:" when N_MEMORY changes.
+    demotion_targets_log: bool = False
+
+    @property
+    def label(self) -> str:
+        """Short human name, e.g. ``"Linux 6.12"``."""
+        return f"Linux {self.name}"
+
+    def switches(self) -> dict[str, object]:
+        """All switches as a dict (for tables in the chapters)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("name", "version")}
+
+
+K5_13 = KernelProfile("5.13", (5, 13), vmemmap_self_hosted_flag=False, memory_groups=False,
+                      memory_block_zone=False)
+K6_1 = KernelProfile("6.1", (6, 1))
+K6_6 = KernelProfile("6.6", (6, 6), memmap_force_mode=True, arch_memmap_override=True,
+                     zoneinfo_promo=True)
+K6_8 = KernelProfile("6.8", (6, 8), memmap_force_mode=True, arch_memmap_override=True,
+                     altmap_per_block=True, unsupported_flag_fails=False,
+                     acpi_always_passes_flag=True, pcp_auto_tune=True, zoneinfo_promo=True,
+                     dump_page_ptrval=False)
+K6_12 = KernelProfile("6.12", (6, 12), memmap_force_mode=True, arch_memmap_override=True,
+                      altmap_per_block=True, unsupported_flag_fails=False,
+                      acpi_always_passes_flag=True, selfhosted_reserved=False,
+                      hwpoison_online_check=True, pcp_auto_tune=True,
+                      movable_min_wmark_like_highmem=True, zoneinfo_promo=True,
+                      vmstat_memmap_pages=True, dump_page_ptrval=False, node_meminfo_6_12=True,
+                      demotion_targets_log=True,
+                      # kthread_create_on_node() stacks of kswapd/kcompactd (2 x 16 KiB) + one slab
+                      node_bringup=((0, 8, "kernel"), (1, 1, "slab")))
+K6_18 = KernelProfile("6.18", (6, 18), **{k: v for k, v in K6_12.switches().items()})
+
+KERNELS: dict[str, KernelProfile] = {k.name: k for k in (K5_13, K6_1, K6_6, K6_8, K6_12, K6_18)}
+
+
+def get_kernel(name: str | KernelProfile) -> KernelProfile:
+    """Look up a :class:`KernelProfile` by version string (``"6.1"``, ``"6.12"``, ...)."""
+    if isinstance(name, KernelProfile):
+        return name
+    key = str(name)
+    if key not in KERNELS:
+        # "6.1.0-56-amd64" or "6.12.117" -> the series
+        parts = key.split(".")
+        key = ".".join(parts[:2]).split("-")[0]
+    try:
+        return KERNELS[key]
+    except KeyError:
+        raise ValueError(f"unknown kernel {name!r}; known: {', '.join(KERNELS)}") from None

@@ -1,0 +1,120 @@
+"""The QEMU ``pc`` machine's memory map: e820, SRAT and where pc-dimm devices land (hw/i386/pc.c).
+
+QEMU places boot RAM below the PCI hole (up to 3 GiB when RAM does not fit under
+0xe0000000) and the rest above 4 GiB; the DIMM window starts at the next GiB boundary
+after that and is ``maxmem - ram + 1 GiB per slot`` long.  SeaBIOS reserves the top
+128 KiB of low RAM and 0x9fc00-0x9ffff; the kernel trims the first page.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .arch import GiB, KiB, MiB
+
+__all__ = ["E820Entry", "PcMemoryLayout", "pc_memory_layout", "Dimm"]
+
+
+@dataclass(frozen=True)
+class E820Entry:
+    """One line of the BIOS-e820 map: [start, end] inclusive and a type."""
+
+    start: int
+    end: int
+    type: str          # "usable" or "reserved"
+
+
+@dataclass
+class Dimm:
+    """One pc-dimm device (QMP ``device_add pc-dimm,id=...,memdev=...,node=...``)."""
+
+    id: str
+    addr: int
+    size: int
+    node: int
+    slot: int
+    memdev: str = ""
+    blocks: list[int] = field(default_factory=list)   # memory block ids the guest created
+
+
+@dataclass
+class PcMemoryLayout:
+    """Guest-physical layout of a QEMU pc machine."""
+
+    ram_bytes: int
+    below_4g: int
+    above_4g: int
+    e820: list[E820Entry]
+    node_ranges: dict[int, list[tuple[int, int]]]     # SRAT memory affinity per node (start, end excl.)
+    device_memory_base: int
+    device_memory_size: int
+    hotplug_node: int
+    pci_hole64_start: int
+    pci_hole64_size: int
+
+    def usable_ranges(self) -> list[tuple[int, int]]:
+        """Usable e820 RAM as (start, end exclusive)."""
+        return [(e.start, e.end + 1) for e in self.e820 if e.type == "usable"]
+
+    @property
+    def device_memory_end(self) -> int:
+        """End (exclusive) of the DIMM window."""
+        return self.device_memory_base + self.device_memory_size
+
+
+def pc_memory_layout(ram_bytes: int, maxmem_bytes: int, slots: int, node_sizes: dict[int, int],
+                     hotplug_node: int | None = None) -> PcMemoryLayout:
+    """Lay out RAM the way QEMU 7.2's pc machine does (pc_memory_init(), SeaBIOS e820, build_srat())."""
+    # pc_init1(): gigabyte_align for pc-i440fx >= 1.7
+    lowmem = 0xC0000000 if ram_bytes >= 0xE0000000 else 0xE0000000
+    below = min(ram_bytes, lowmem)
+    above = ram_bytes - below
+    e820 = [E820Entry(0, 0x9FBFF, "usable"), E820Entry(0x9FC00, 0x9FFFF, "reserved"),
+            E820Entry(0xF0000, 0xFFFFF, "reserved")]
+    # SeaBIOS keeps the top 128 KiB of low memory for its tables (the ACPI tables live there)
+    e820.append(E820Entry(0x100000, below - 128 * KiB - 1, "usable"))
+    e820.append(E820Entry(below - 128 * KiB, below - 1, "reserved"))
+    e820.append(E820Entry(0xFFFC0000, 0xFFFFFFFF, "reserved"))
+    if above:
+        e820.append(E820Entry(4 * GiB, 4 * GiB + above - 1, "usable"))
+    # AMD HyperTransport hole (QEMU 7.1+ reserves it for guests with >= 40 phys bits)
+    e820.append(E820Entry(0xFD00000000, 0xFFFFFFFFFF, "reserved"))
+    # build_srat(): nodes take guest RAM in order, skipping the 640K hole and the PCI hole
+    node_ranges: dict[int, list[tuple[int, int]]] = {}
+    addr = 0
+    remaining_below = below
+    for nid in sorted(node_sizes):
+        size = node_sizes[nid]
+        ranges = []
+        while size:
+            if addr < below:
+                take = min(size, below - addr)
+                ranges.append((addr, addr + take))
+                addr += take
+                size -= take
+                if addr == below:
+                    addr = 4 * GiB
+            else:
+                ranges.append((addr, addr + size))
+                addr += size
+                size = 0
+        node_ranges[nid] = ranges
+    _ = remaining_below
+    device_base = -(-(4 * GiB + above) // GiB) * GiB
+    device_size = (maxmem_bytes - ram_bytes) + GiB * slots if maxmem_bytes > ram_bytes else 0
+    if hotplug_node is None:
+        hotplug_node = max(node_sizes) if node_sizes else 0
+    hole64_start = device_base + device_size
+    return PcMemoryLayout(ram_bytes, below, above, e820, node_ranges, device_base, device_size,
+                          hotplug_node, hole64_start, 32 * GiB)
+
+
+def next_dimm_addr(layout: PcMemoryLayout, dimms: list[Dimm], size: int, align: int = 2 * MiB) -> int | None:
+    """memory_device_get_free_addr(): the first gap in the DIMM window that fits ``size``."""
+    addr = layout.device_memory_base
+    for d in sorted(dimms, key=lambda d: d.addr):
+        if addr + size <= d.addr:
+            break
+        addr = max(addr, -(-(d.addr + d.size) // align) * align)
+    if addr + size > layout.device_memory_end:
+        return None
+    return addr

@@ -1,0 +1,244 @@
+"""The sysfs and procfs files a learner reads and writes, and an exported tree for ``lsmem --sysroot``.
+
+Paths, formats and errnos follow drivers/base/memory.c, drivers/base/node.c,
+mm/memory_hotplug.c (module parameters) and kernfs: a missing path is ENOENT, a file
+without a store method is EACCES, a bad value is EINVAL.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Callable
+
+from . import procfs
+from .cmdline import kstrtobool, mhp_online_type_from_str, online_type_to_str
+from .errors import EACCES, EINVAL, ENOENT, KernelError
+from .memory import online_store, state_store, valid_zones_show
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .machine import Machine
+
+__all__ = ["read", "write", "listdir", "sysroot", "export_sysfs", "node_list"]
+
+MEM = "/sys/devices/system/memory"
+NODE = "/sys/devices/system/node"
+PARAMS = "/sys/module/memory_hotplug/parameters"
+
+
+def node_list(ids) -> str:
+    """The kernel's %*pbl bitmap list format: ``0-1,4``."""
+    ids = sorted(ids)
+    out, i = [], 0
+    while i < len(ids):
+        j = i
+        while j + 1 < len(ids) and ids[j + 1] == ids[j] + 1:
+            j += 1
+        out.append(str(ids[i]) if i == j else f"{ids[i]}-{ids[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+def _block_attr(m: "Machine", n: int, attr: str) -> str:
+    b = m.blocks.get(n)
+    if b is None:
+        raise KernelError(ENOENT, f"{MEM}/memory{n}/{attr}: No such file or directory")
+    if attr == "state":
+        return b.state_name() + "\n"
+    if attr == "online":
+        return ("1" if not b.dev_offline else "0") + "\n"
+    if attr == "phys_index":
+        return f"{b.id:08x}\n"
+    if attr == "phys_device":
+        return "0\n"
+    if attr == "removable":
+        return "1\n"
+    if attr == "valid_zones":
+        return valid_zones_show(m, b)
+    raise KernelError(ENOENT, f"{MEM}/memory{n}/{attr}: No such file or directory")
+
+
+def _params(m: "Machine") -> dict[str, str]:
+    p = m.params
+    return {"auto_movable_numa_aware": ("Y" if p.auto_movable_numa_aware else "N") + "\n",
+            "auto_movable_ratio": f"{p.auto_movable_ratio}\n",
+            "memmap_on_memory": f"{p.memmap_on_memory}\n",
+            "online_policy": f"{p.online_policy}\n"}
+
+
+def _numastat(m: "Machine", nid: int) -> str:
+    return "".join(f"{k} 0\n" for k in ("numa_hit", "numa_miss", "numa_foreign", "interleave_hit",
+                                         "local_node", "other_node"))
+
+
+def read(m: "Machine", path: str) -> str | bytes:
+    """Read a sysfs/procfs file of the model, exactly as ``cat`` would show it."""
+    path = os.path.normpath(path)
+    if path == "/proc/zoneinfo":
+        return procfs.zoneinfo(m)
+    if path == "/proc/meminfo":
+        return procfs.meminfo(m)
+    if path == "/proc/vmstat":
+        return procfs.vmstat(m)
+    if path == "/proc/buddyinfo":
+        return procfs.buddyinfo(m)
+    if path == "/proc/pagetypeinfo":
+        return procfs.pagetypeinfo(m)
+    if path == "/proc/iomem":
+        return procfs.iomem(m)
+    if path == "/proc/cmdline":
+        return m.cmdline + "\n"
+    if path == "/proc/kpageflags":
+        return procfs.kpageflags(m, 0, m.max_pfn).tobytes()
+    if path == f"{MEM}/block_size_bytes":
+        return f"{m.block_size:x}\n"
+    if path == f"{MEM}/auto_online_blocks":
+        return online_type_to_str(m.params.default_online_type) + "\n"
+    mm = re.fullmatch(rf"{MEM}/memory(\d+)/(\w+)", path)
+    if mm:
+        return _block_attr(m, int(mm.group(1)), mm.group(2))
+    mm = re.fullmatch(rf"{PARAMS}/(\w+)", path)
+    if mm and mm.group(1) in _params(m):
+        return _params(m)[mm.group(1)]
+    nodes_files: dict[str, Callable[[], str]] = {
+        "possible": lambda: node_list(m.nodes) + "\n",
+        "online": lambda: node_list(m.online_nodes()) + "\n",
+        "has_normal_memory": lambda: node_list(n for n, x in m.nodes.items() if x.has_normal_memory()) + "\n",
+        "has_memory": lambda: node_list(n for n, x in m.nodes.items() if x.has_memory()) + "\n",
+        "has_cpu": lambda: node_list(n for n, x in m.nodes.items() if x.cpus) + "\n",
+        "has_generic_initiator": lambda: "\n",
+    }
+    mm = re.fullmatch(rf"{NODE}/(\w+)", path)
+    if mm and mm.group(1) in nodes_files:
+        return nodes_files[mm.group(1)]()
+    mm = re.fullmatch(rf"{NODE}/node(\d+)/(\w+)", path)
+    if mm and int(mm.group(1)) in m.nodes:
+        nid, attr = int(mm.group(1)), mm.group(2)
+        files = {"meminfo": lambda: procfs.node_meminfo(m, nid),
+                 "numastat": lambda: _numastat(m, nid),
+                 "cpulist": lambda: node_list(m.nodes[nid].cpus) + "\n",
+                 "distance": lambda: " ".join(str(m.node_distance[(nid, b)]) for b in sorted(m.nodes)) + "\n",
+                 "vmstat": lambda: procfs.node_vmstat(m, nid)}
+        if attr in files:
+            return files[attr]()
+    raise KernelError(ENOENT, f"{path}: No such file or directory")
+
+
+def write(m: "Machine", path: str, value: str) -> int:
+    """Write ``value`` to a sysfs file of the model; returns bytes written or raises KernelError."""
+    path = os.path.normpath(path)
+    mm = re.fullmatch(rf"{MEM}/memory(\d+)/(\w+)", path)
+    if mm:
+        n, attr = int(mm.group(1)), mm.group(2)
+        b = m.blocks.get(n)
+        if b is None:
+            raise KernelError(ENOENT, f"{path}: No such file or directory")
+        if attr == "state":
+            return state_store(m, b, value)
+        if attr == "online":
+            return online_store(m, b, value)
+        _block_attr(m, n, attr)            # ENOENT for unknown names
+        raise KernelError(EACCES, f"{path}: Permission denied (read-only attribute)")
+    if path == f"{MEM}/auto_online_blocks":
+        t = mhp_online_type_from_str(value)
+        if t < 0:
+            raise KernelError(EINVAL, f"invalid online type {value!r}", function="auto_online_blocks_store")
+        m.params.default_online_type = t
+        return len(value)
+    mm = re.fullmatch(rf"{PARAMS}/(\w+)", path)
+    if mm and mm.group(1) in _params(m):
+        name, v = mm.group(1), value.rstrip("\n")
+        if name == "memmap_on_memory":
+            raise KernelError(EACCES, f"{path}: Permission denied (0444: set it on the kernel command line)")
+        if name == "online_policy":
+            if v not in ("contig-zones", "auto-movable"):
+                raise KernelError(EINVAL, f"invalid online_policy {v!r}", function="set_online_policy")
+            m.params.online_policy = v
+        elif name == "auto_movable_ratio":
+            if not v.isdigit():
+                raise KernelError(EINVAL, f"invalid auto_movable_ratio {v!r}", function="param_set_uint")
+            m.params.auto_movable_ratio = int(v)
+        elif name == "auto_movable_numa_aware":
+            b = kstrtobool(v)
+            if b is None:
+                raise KernelError(EINVAL, f"invalid bool {v!r}", function="param_set_bool")
+            m.params.auto_movable_numa_aware = b
+        return len(value)
+    try:
+        read(m, path)
+    except KernelError:
+        raise KernelError(ENOENT, f"{path}: No such file or directory") from None
+    raise KernelError(EACCES, f"{path}: Permission denied (read-only)")
+
+
+def listdir(m: "Machine", path: str) -> list[str]:
+    """Entries of a sysfs directory of the model (``ls``)."""
+    path = os.path.normpath(path)
+    if path == MEM:
+        return ["auto_online_blocks", "block_size_bytes"] + [f"memory{i}" for i in sorted(m.blocks)]
+    mm = re.fullmatch(rf"{MEM}/memory(\d+)", path)
+    if mm and int(mm.group(1)) in m.blocks:
+        b = m.blocks[int(mm.group(1))]
+        return [f"node{b.nid}", "online", "phys_device", "phys_index", "removable", "state", "valid_zones"]
+    if path == NODE:
+        return ["has_cpu", "has_generic_initiator", "has_memory", "has_normal_memory", "online", "possible"] + \
+            [f"node{n}" for n in sorted(m.nodes)]
+    mm = re.fullmatch(rf"{NODE}/node(\d+)", path)
+    if mm and int(mm.group(1)) in m.nodes:
+        nid = int(mm.group(1))
+        return ["cpulist", "distance", "meminfo", "numastat", "vmstat"] + \
+            [f"memory{b.id}" for b in sorted(m.blocks.values(), key=lambda x: x.id) if b.nid == nid]
+    if path == PARAMS:
+        return sorted(_params(m))
+    raise KernelError(ENOENT, f"{path}: No such file or directory")
+
+
+def exists(m: "Machine", path: str) -> bool:
+    """``test -e``."""
+    try:
+        listdir(m, path)
+        return True
+    except KernelError:
+        pass
+    try:
+        read(m, path)
+        return True
+    except KernelError:
+        return False
+
+
+def sysroot(m: "Machine") -> tuple[dict[str, str], dict[str, str]]:
+    """The files and symlinks of ``/sys/devices/system/{memory,node}``, keyed relative to the sysroot."""
+    files: dict[str, str] = {}
+    links: dict[str, str] = {}
+    base = "sys/devices/system"
+    files[f"{base}/memory/block_size_bytes"] = read(m, f"{MEM}/block_size_bytes")
+    files[f"{base}/memory/auto_online_blocks"] = read(m, f"{MEM}/auto_online_blocks")
+    for n in sorted(m.blocks):
+        b = m.blocks[n]
+        for attr in ("online", "phys_device", "phys_index", "removable", "state", "valid_zones"):
+            files[f"{base}/memory/memory{n}/{attr}"] = _block_attr(m, n, attr)
+        links[f"{base}/memory/memory{n}/node{b.nid}"] = f"../../node/node{b.nid}"
+        links[f"{base}/node/node{b.nid}/memory{n}"] = f"../../memory/memory{n}"
+    for name in ("possible", "online", "has_normal_memory", "has_memory", "has_cpu", "has_generic_initiator"):
+        files[f"{base}/node/{name}"] = read(m, f"{NODE}/{name}")
+    for nid in sorted(m.nodes):
+        for attr in ("meminfo", "numastat", "cpulist", "distance", "vmstat"):
+            files[f"{base}/node/node{nid}/{attr}"] = read(m, f"{NODE}/node{nid}/{attr}")
+    return files, links
+
+
+def export_sysfs(m: "Machine", root: str) -> str:
+    """Write the sysfs tree under ``root`` so that ``lsmem --sysroot root`` reads it like a real one."""
+    files, links = sysroot(m)
+    for rel, content in files.items():
+        p = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write(content)
+    for rel, target in links.items():
+        p = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        if os.path.lexists(p):
+            os.remove(p)
+        os.symlink(target, p)
+    return root
