@@ -407,7 +407,7 @@ class Machine:
         b = self.block_of_pfn(pfn)
         if b.pagemap is None:
             b.pagemap = PageMap.pristine(b.start_pfn, b.nr_pages, b.vmemmap_pages,
-                                         self.arch.pageblock_order, b.online_chunks)
+                                         self.arch.pageblock_order, b.online_chunks, self.arch.max_page_order)
         return b.pagemap
 
     def memory_block(self, n: int) -> MemoryBlock:

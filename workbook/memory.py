@@ -63,7 +63,8 @@ class MemoryBlock:
     dev_offline: bool = True            # struct device::offline
     pagemap: PageMap | None = None      # per-pfn state, only once something touched the pages
     runs: list = field(default_factory=list)   # this block's Run entries on the free lists
-    online_chunks: list = field(default_factory=list)  # what online_pages_range() freed
+    # what online_pages_range() freed: (leading blocks, first max-order pfn, count, trailing blocks)
+    online_chunks: tuple = ([], 0, 0, [])
 
     @property
     def end_pfn(self) -> int:

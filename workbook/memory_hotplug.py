@@ -433,8 +433,8 @@ def online_pages(m: "Machine", mem: MemoryBlock, pfn: int, nr_pages: int, zone: 
     zone.nr_isolate_pageblock += nr_pages // a.pageblock_nr_pages
     need_zonelists_rebuild = not zone.populated()
     m.trace.record("online_pages_range", "mm/memory_hotplug.c")
-    chunks = pa.online_chunks(pfn, pfn + nr_pages, a.max_page_order)
-    mem.online_chunks = chunks
+    layout = pa.online_layout(pfn, pfn + nr_pages, a.max_page_order)
+    mem.online_chunks = layout
     zone.managed_pages += nr_pages          # generic_online_page() -> __free_pages_core()
     m.totalram_pages += nr_pages
     m.set_sections_online(pfn - pfn % a.pages_per_section, pfn + nr_pages - (pfn - pfn % a.pages_per_section), True)
@@ -442,7 +442,7 @@ def online_pages(m: "Machine", mem: MemoryBlock, pfn: int, nr_pages: int, zone: 
     if need_zonelists_rebuild:
         m.build_all_zonelists()
     m.trace.record("undo_isolate_page_range", "mm/page_isolation.c")
-    added = pa.append_free_range(m, zone, mem, chunks, MIGRATE_MOVABLE)
+    added = pa.append_free_range(m, zone, mem, layout, MIGRATE_MOVABLE)
     zone.free_pages += added
     zone.nr_isolate_pageblock -= nr_pages // a.pageblock_nr_pages
     m.init_per_zone_wmark_min()
@@ -617,7 +617,7 @@ def offline_pages(m: "Machine", mem: MemoryBlock, start_pfn: int, nr_pages: int,
     m.memory_notify("MEM_OFFLINE", mem, start_pfn, nr_pages)
     remove_pfn_range_from_zone(m, zone, start_pfn, nr_pages)
     mem.pagemap = None
-    mem.online_chunks = []
+    mem.online_chunks = ([], 0, 0, [])
     _ = had_normal, isolated
 
 

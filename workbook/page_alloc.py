@@ -25,7 +25,7 @@ __all__ = ["Gfp", "GFP_KERNEL", "GFP_HIGHUSER", "GFP_HIGHUSER_MOVABLE", "online_
            "add_to_free_list", "del_page_from_free_list", "expand", "rmqueue", "alloc_pages_zonelist",
            "free_pages", "drain_zone_pages", "zone_batchsize", "zone_set_pageset_high_and_batch",
            "setup_per_zone_wmarks", "setup_per_zone_lowmem_reserve", "pcp_allowed_order",
-           "append_free_range", "remove_free_range"]
+           "append_free_range", "remove_free_range", "online_layout"]
 
 # mm/page_alloc.c fallbacks[]: where an allocation of each migratetype may steal from
 FALLBACKS = {
@@ -55,15 +55,35 @@ GFP_HIGHUSER_MOVABLE = Gfp("GFP_HIGHUSER_MOVABLE", ZONE_MOVABLE, MIGRATE_MOVABLE
 
 def online_chunks(start_pfn: int, end_pfn: int, max_order: int) -> list[tuple[int, int]]:
     """The (pfn, order) blocks online_pages_range() frees: order = min(MAX_PAGE_ORDER, __ffs(pfn))."""
-    out = []
+    lead, run_start, run_count, trail = online_layout(start_pfn, end_pfn, max_order)
+    step = 1 << max_order
+    return lead + [(run_start + i * step, max_order) for i in range(run_count)] + trail
+
+
+def online_layout(start_pfn: int, end_pfn: int, max_order: int) -> tuple[list, int, int, list]:
+    """online_chunks() in closed form: (leading blocks, first max-order pfn, max-order count, trailing blocks)."""
+    lead: list[tuple[int, int]] = []
     pfn = start_pfn
-    while pfn < end_pfn:
+    step = 1 << max_order
+    while pfn < end_pfn and (pfn % step or pfn + step > end_pfn):
         order = max_order if pfn == 0 else min(max_order, (pfn & -pfn).bit_length() - 1)
         while pfn + (1 << order) > end_pfn:   # never past the end (section-aligned in practice)
             order -= 1
-        out.append((pfn, order))
+        lead.append((pfn, order))
         pfn += 1 << order
-    return out
+        if pfn % step == 0:
+            break
+    run_start = pfn
+    run_count = max(0, (end_pfn - pfn) // step)
+    pfn += run_count * step
+    trail: list[tuple[int, int]] = []
+    while pfn < end_pfn:
+        order = min(max_order, (pfn & -pfn).bit_length() - 1)
+        while pfn + (1 << order) > end_pfn:
+            order -= 1
+        trail.append((pfn, order))
+        pfn += 1 << order
+    return lead, run_start, run_count, trail
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,35 +177,32 @@ def move_to_free_list(m: "Machine", zone: Zone, pfn: int, order: int, old_mt: in
     pm.fl_mt[i] = new_mt
 
 
-def append_free_range(m: "Machine", zone: Zone, block: object, chunks: list[tuple[int, int]],
-                      mt: int = MIGRATE_MOVABLE) -> int:
+def append_free_range(m: "Machine", zone: Zone, block: object, layout: tuple, mt: int = MIGRATE_MOVABLE) -> int:
     """Put freshly onlined blocks at the tail of the free lists, as online_pages() leaves them.
 
     online_pages_range() frees each block to the tail of the (isolated) free list and
     undo_isolate_page_range() moves them, pageblock by pageblock, to the tail of the
-    MIGRATE_MOVABLE lists: the net effect is "append in pfn order".  Runs of max-order
-    blocks become one :class:`Run` entry.  Returns the number of pages added.
+    MIGRATE_MOVABLE lists: the net effect is "append in pfn order".  The run of max-order
+    blocks becomes one :class:`Run` entry.  ``layout`` is :func:`online_layout`'s result.
+    Returns the number of pages added.
     """
+    lead, run_start, run_count, trail = layout
     max_order = zone.nr_orders - 1
     total = 0
-    i = 0
-    while i < len(chunks):
-        pfn, order = chunks[i]
-        if order == max_order:
-            j = i
-            while j + 1 < len(chunks) and chunks[j + 1][1] == max_order:
-                j += 1
-            run = Run(pfn, j - i + 1, max_order, block)
-            block.runs.append(run)
-            _list_add(zone, run, max_order, mt, tail=True)
-            zone.nr_free[max_order, mt] += run.count
-            total += run.count << max_order
-            i = j + 1
-        else:
-            _list_add(zone, pfn, order, mt, tail=True)
-            zone.nr_free[order, mt] += 1
-            total += 1 << order
-            i += 1
+    for pfn, order in lead:
+        _list_add(zone, pfn, order, mt, tail=True)
+        zone.nr_free[order, mt] += 1
+        total += 1 << order
+    if run_count:
+        run = Run(run_start, run_count, max_order, block)
+        block.runs.append(run)
+        _list_add(zone, run, max_order, mt, tail=True)
+        zone.nr_free[max_order, mt] += run_count
+        total += run_count << max_order
+    for pfn, order in trail:
+        _list_add(zone, pfn, order, mt, tail=True)
+        zone.nr_free[order, mt] += 1
+        total += 1 << order
     return total
 
 
@@ -208,11 +225,16 @@ def remove_free_range(m: "Machine", zone: Zone, block: object) -> int:
     run_heads = set()
     for run in block.runs:
         run_heads.update(range(run.start, run.start + (run.count << run.order), 1 << run.order))
+        if pm is not None:
+            sl = slice(run.start - pm.start_pfn, run.start - pm.start_pfn + (run.count << run.order),
+                       1 << run.order)
+            pm.order[sl] = -1
+            pm.fl_mt[sl] = -1
     block.runs.clear()
     if pm is None:
         # a pristine block: its free blocks are exactly what onlining freed
-        singles = [(p, o, MIGRATE_MOVABLE) for p, o in block.online_chunks if p not in run_heads
-                   and o != zone.nr_orders - 1]
+        lead, _, _, trail = block.online_chunks
+        singles = [(p, o, MIGRATE_MOVABLE) for p, o in lead + trail if p not in run_heads]
     else:
         import numpy as np
         heads = np.nonzero((pm.kind == PageKind.FREE) & (pm.order >= 0))[0]
@@ -221,6 +243,9 @@ def remove_free_range(m: "Machine", zone: Zone, block: object) -> int:
     for pfn, order, mt in singles:
         del zone.free_lists[order][mt][pfn]
         zone.nr_free[order, mt] -= 1
+        if pm is not None:
+            pm.order[pfn - pm.start_pfn] = -1
+            pm.fl_mt[pfn - pm.start_pfn] = -1
         if mt != MIGRATE_ISOLATE:
             counted += 1 << order
     return counted

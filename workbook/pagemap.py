@@ -122,15 +122,22 @@ class PageMap:
 
     @classmethod
     def pristine(cls, start_pfn: int, nr_pages: int, nr_vmemmap: int, pageblock_order: int,
-                 chunks: list[tuple[int, int]]) -> "PageMap":
-        """The state right after onlining: vmemmap pages, then free buddy chunks ``[(pfn, order)]``."""
+                 layout: tuple, max_order: int) -> "PageMap":
+        """The state right after onlining: vmemmap pages, then the free buddy blocks of ``layout``.
+
+        ``layout`` is page_alloc.online_layout()'s (leading blocks, run start, run count, trailing blocks).
+        """
         pm = cls(start_pfn, nr_pages, pageblock_order)
         pm.kind[:nr_vmemmap] = PageKind.SELFHOSTED
         pm.kind[nr_vmemmap:] = PageKind.FREE
-        if chunks:
-            heads = np.fromiter((p - start_pfn for p, _ in chunks), dtype=np.int64, count=len(chunks))
-            orders = np.fromiter((o for _, o in chunks), dtype=np.int8, count=len(chunks))
-            pm.order[heads] = orders
+        lead, run_start, run_count, trail = layout
+        for p, o in lead + trail:
+            pm.order[p - start_pfn] = o
+            pm.fl_mt[p - start_pfn] = MIGRATE_MOVABLE
+        if run_count:
+            a = run_start - start_pfn
+            heads = slice(a, a + (run_count << max_order), 1 << max_order)
+            pm.order[heads] = max_order
             pm.fl_mt[heads] = MIGRATE_MOVABLE
         pm.pb_mt[: nr_vmemmap >> pageblock_order] = MIGRATE_UNMOVABLE
         return pm

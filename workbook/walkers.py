@@ -1,0 +1,174 @@
+"""pfn walkers: how kernel code that walks physical memory treats the self-hosted memmap pages.
+
+``pfn_to_online_page()`` (mm/memory_hotplug.c) is the gate every walker passes: it returns
+no page for pfns in offline sections.  Once a block is online its whole first section is
+online, vmemmap pfns included, so walkers must recognise those pages themselves: by
+PageReserved up to 6.1, and from 6.12 on only by their state (refcount 1, not LRU, not
+movable, PageVmemmapSelfHosted).  Each walker here reports, per pfn, whether it visited
+the page and, if not, why: the same decision the kernel function makes, vectorised.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .pagemap import PageKind
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .machine import Machine
+
+__all__ = ["WalkResult", "WALKERS", "walk", "pfn_to_online_page", "REASONS"]
+
+# why a walker did not visit (or did not take) a pfn
+VISITED = 0
+NO_ONLINE_PAGE = 1       # pfn_to_online_page() == NULL: section offline or absent
+RESERVED = 2             # PageReserved(): skipped by walkers that honour it
+BEFORE_BUDDY_START = 3   # the hotplug walkers start at start_pfn + nr_vmemmap_pages
+NOT_MOVABLE = 4          # not LRU and not __PageMovable: compaction/migration leave it
+FREE = 5                 # PageBuddy: nothing to migrate (migrate scanner) / taken (free scanner)
+NOT_FREE = 6             # the free scanner only takes PageBuddy pages
+BOOT = 7                 # boot memory, which the model keeps as counts only
+REASONS = ("visited", "no online page (section offline)", "PageReserved", "before buddy_start_pfn",
+           "not LRU / not movable", "free (PageBuddy)", "not free", "boot memory (not modelled per page)")
+
+
+@dataclass
+class WalkResult:
+    """Per-pfn outcome of one walker over ``[start_pfn, start_pfn + len(reason))``."""
+
+    walker: str
+    start_pfn: int
+    reason: np.ndarray          # uint8 per pfn: 0 = visited, else an index into REASONS
+
+    @property
+    def visited(self) -> np.ndarray:
+        """Boolean mask of the pfns the walker looked at and kept."""
+        return self.reason == VISITED
+
+    def counts(self) -> dict[str, int]:
+        """How many pfns for each outcome."""
+        c = np.bincount(self.reason, minlength=len(REASONS))
+        return {REASONS[i]: int(c[i]) for i in range(len(REASONS)) if c[i]}
+
+    def skipped(self, reason: int) -> np.ndarray:
+        """The pfns skipped for ``reason``."""
+        return self.start_pfn + np.nonzero(self.reason == reason)[0]
+
+
+def _kinds(m: "Machine", start_pfn: int, nr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pfn: kind, section online, boot memory (from the blocks' page maps or their layouts)."""
+    kinds = np.zeros(nr, dtype=np.uint8)
+    boot = np.zeros(nr, dtype=bool)
+    online = m.sections_online_mask(start_pfn, nr)
+    ppb = m.block_size >> m.arch.page_shift
+    end = start_pfn + nr
+    for bid in range(start_pfn // ppb, (end - 1) // ppb + 1):
+        b = m.blocks.get(bid)
+        if b is None:
+            continue
+        lo, hi = max(b.start_pfn, start_pfn), min(b.end_pfn, end)
+        if b.boot:
+            boot[lo - start_pfn:hi - start_pfn] = True
+        elif b.pagemap is not None:
+            kinds[lo - start_pfn:hi - start_pfn] = b.pagemap.kind[lo - b.start_pfn:hi - b.start_pfn]
+        elif b.zone is not None:
+            seg = kinds[lo - start_pfn:hi - start_pfn]
+            seg[:] = PageKind.FREE
+            v_end = b.start_pfn + b.vmemmap_pages
+            if lo < v_end:
+                seg[: min(v_end, hi) - lo] = PageKind.SELFHOSTED
+    return kinds, online, boot
+
+
+def pfn_to_online_page(m: "Machine", pfn: int) -> bool:
+    """pfn_to_online_page(): is there an online struct page for ``pfn``?"""
+    return m.section_online(pfn)
+
+
+def _reserved(m: "Machine", kinds: np.ndarray) -> np.ndarray:
+    res = kinds == PageKind.RESERVED
+    if m.kernel.selfhosted_reserved:
+        res |= kinds == PageKind.SELFHOSTED
+    return res
+
+
+def walk_generic(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
+    """A walker that skips offline sections and PageReserved pages (page_owner's init_pages_in_zone(), ...).
+
+    On 6.1 it skips the vmemmap pages (Reserved); on 6.12 it visits them: they are no
+    longer Reserved, the risk Oscar Salvador raised in review.
+    """
+    kinds, online, boot = _kinds(m, start_pfn, nr)
+    r = np.zeros(nr, dtype=np.uint8)
+    r[_reserved(m, kinds)] = RESERVED
+    r[boot] = BOOT
+    r[~online] = NO_ONLINE_PAGE
+    return WalkResult("generic", start_pfn, r)
+
+
+def walk_hotplug(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
+    """scan_movable_pages()/start_isolate_page_range() of offline_pages(): each block from buddy_start_pfn on."""
+    kinds, online, boot = _kinds(m, start_pfn, nr)
+    r = np.zeros(nr, dtype=np.uint8)
+    ppb = m.block_size >> m.arch.page_shift
+    for bid in range(start_pfn // ppb, (start_pfn + nr - 1) // ppb + 1):
+        b = m.blocks.get(bid)
+        if b is None or not b.vmemmap_pages:
+            continue
+        lo = max(b.start_pfn, start_pfn)
+        hi = min(b.start_pfn + b.vmemmap_pages, start_pfn + nr)
+        if hi > lo:
+            r[lo - start_pfn:hi - start_pfn] = BEFORE_BUDDY_START
+    r[boot] = BOOT
+    r[~online] = NO_ONLINE_PAGE
+    return WalkResult("hotplug", start_pfn, r)
+
+
+def walk_compaction_migrate(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
+    """isolate_migratepages_block(): only LRU (movable) pages are isolated; free and other pages are passed over."""
+    kinds, online, boot = _kinds(m, start_pfn, nr)
+    r = np.full(nr, NOT_MOVABLE, dtype=np.uint8)
+    r[np.isin(kinds, PageKind.MOVABLE)] = VISITED
+    r[(kinds == PageKind.FREE) | (kinds == PageKind.PCP)] = FREE
+    r[boot] = BOOT
+    r[~online] = NO_ONLINE_PAGE
+    return WalkResult("compaction (migrate scanner)", start_pfn, r)
+
+
+def walk_compaction_free(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
+    """isolate_freepages_block(): only PageBuddy pages are taken as migration targets."""
+    kinds, online, boot = _kinds(m, start_pfn, nr)
+    r = np.full(nr, NOT_FREE, dtype=np.uint8)
+    r[kinds == PageKind.FREE] = VISITED
+    r[boot] = BOOT
+    r[~online] = NO_ONLINE_PAGE
+    return WalkResult("compaction (free scanner)", start_pfn, r)
+
+
+def walk_alloc_contig(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
+    """pfn_range_valid_contig(): gigantic pages need online, non-Reserved pages (then isolation and migration)."""
+    kinds, online, boot = _kinds(m, start_pfn, nr)
+    r = np.zeros(nr, dtype=np.uint8)
+    r[np.isin(kinds, PageKind.UNMOVABLE) | (kinds == PageKind.SELFHOSTED)] = NOT_MOVABLE
+    r[_reserved(m, kinds)] = RESERVED
+    r[boot] = BOOT
+    r[~online] = NO_ONLINE_PAGE
+    return WalkResult("alloc_contig_range", start_pfn, r)
+
+
+_FILES = {"generic": "mm/page_owner.c", "hotplug": "mm/memory_hotplug.c", "compaction-migrate": "mm/compaction.c",
+          "compaction-free": "mm/compaction.c", "alloc-contig": "mm/page_alloc.c"}
+WALKERS = {"generic": walk_generic, "hotplug": walk_hotplug, "compaction-migrate": walk_compaction_migrate,
+           "compaction-free": walk_compaction_free, "alloc-contig": walk_alloc_contig}
+
+
+def walk(m: "Machine", walker: str, start_pfn: int, nr: int) -> WalkResult:
+    """Run one of :data:`WALKERS` over a pfn range."""
+    try:
+        fn = WALKERS[walker]
+    except KeyError:
+        raise ValueError(f"unknown walker {walker!r}; known: {', '.join(WALKERS)}") from None
+    m.trace.record(fn.__name__, _FILES[walker])
+    return fn(m, start_pfn, nr)
