@@ -66,10 +66,12 @@ def dimm_add(m: "Machine", size: int, node: int, id: str | None = None, addr: in
     if node not in m.nodes:
         return DimmResult(id, f"error: DIMM property node has value '{node}' which exceeds the number of numa nodes: {len(m.nodes)}", qmp=qmp)
     if len(m.dimms) >= m.slots:
-        return DimmResult(id, f"error: no free slots left", qmp=qmp)
+        return DimmResult(id, "error: no free slots left", qmp=qmp)
     used = sum(d.size for d in m.dimms.values())
-    if used + size > m.layout.device_memory_size - m.layout.device_memory_size // 1 + (m.layout.device_memory_size):
-        pass
+    if used + size > m.maxmem_bytes - m.layout.ram_bytes:
+        # memory_device_check_addable()
+        return DimmResult(id, f"error: not enough space, currently {used:#x} in use of total space for "
+                              f"memory devices {m.maxmem_bytes - m.layout.ram_bytes:#x}", qmp=qmp)
     if addr is None:
         addr = next_dimm_addr(m.layout, list(m.dimms.values()), size)
         if addr is None:

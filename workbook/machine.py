@@ -90,8 +90,9 @@ class Machine:
         self.clock = 0.0
         self.hvo_enabled = False
         ram = ram_bytes if ram_bytes is not None else sum(n.boot_memory_bytes for n in nodes)
+        self.maxmem_bytes = maxmem_bytes if maxmem_bytes is not None else ram + 32 * GiB
         self.layout: PcMemoryLayout = pc_memory_layout(
-            ram, maxmem_bytes if maxmem_bytes is not None else ram + 32 * GiB, slots,
+            ram, self.maxmem_bytes, slots,
             {n.id: n.boot_memory_bytes for n in nodes}, hotplug_node)
         self.slots = slots
         self.dimms: dict[str, Dimm] = {}
@@ -640,6 +641,11 @@ class Machine:
         """/proc/kpageflags words for a pfn range, as a numpy uint64 array."""
         from . import procfs
         return procfs.kpageflags(self, start_pfn, count)
+
+    def page_state(self, start_pfn: int, nr_pages: int) -> "PageState":
+        """Per-pfn state of a range for views: kind, free-block order, section online, pageblock migratetype."""
+        from .walkers import page_state
+        return page_state(self, start_pfn, nr_pages)
 
     def numactl_hardware(self) -> str:
         """The text ``numactl -H`` prints."""

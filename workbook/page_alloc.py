@@ -625,7 +625,8 @@ def zone_set_pageset_high_and_batch(m: "Machine", zone: Zone) -> None:
         if pcp is None:
             from .mmzone import PerCpuPages
             pcp = zone.pcp[cpu] = PerCpuPages()
-            pcp.high = high_min
+            # 6.7+ leaves pcp->high at its boot value (0) until the first refill clamps it
+            pcp.high = 0 if m.kernel.pcp_auto_tune else high_min
         pcp.batch, pcp.high_min, pcp.high_max = batch, high_min, high_max
         if not m.kernel.pcp_auto_tune:
             pcp.high = high_min

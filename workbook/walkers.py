@@ -19,7 +19,7 @@ from .pagemap import PageKind
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
 
-__all__ = ["WalkResult", "WALKERS", "walk", "pfn_to_online_page", "REASONS"]
+__all__ = ["WalkResult", "WALKERS", "walk", "pfn_to_online_page", "REASONS", "PageState", "page_state"]
 
 # why a walker did not visit (or did not take) a pfn
 VISITED = 0
@@ -80,6 +80,56 @@ def _kinds(m: "Machine", start_pfn: int, nr: int) -> tuple[np.ndarray, np.ndarra
             if lo < v_end:
                 seg[: min(v_end, hi) - lo] = PageKind.SELFHOSTED
     return kinds, online, boot
+
+
+@dataclass
+class PageState:
+    """What the memmap says about each pfn of a range (for page maps and tests)."""
+
+    start_pfn: int
+    kind: np.ndarray            # PageKind per pfn (UNINIT where there is no online struct page)
+    free_order: np.ndarray      # order of the free buddy block a FREE pfn belongs to, else -1
+    online: np.ndarray          # the pfn's section is online
+    boot: np.ndarray            # boot memory (counts only in the model)
+    pageblock_mt: np.ndarray    # migratetype per pfn (of its pageblock), -1 where unknown
+
+
+def page_state(m: "Machine", start_pfn: int, nr: int) -> PageState:
+    """The per-pfn state of ``[start_pfn, start_pfn + nr)``."""
+    kinds, online, boot = _kinds(m, start_pfn, nr)
+    free_order = np.full(nr, -1, dtype=np.int8)
+    mts = np.full(nr, -1, dtype=np.int8)
+    ppb = m.block_size >> m.arch.page_shift
+    pb = m.arch.pageblock_order
+    end = start_pfn + nr
+    for bid in range(start_pfn // ppb, (end - 1) // ppb + 1):
+        b = m.blocks.get(bid)
+        if b is None or b.boot or b.zone is None:
+            continue
+        lo, hi = max(b.start_pfn, start_pfn), min(b.end_pfn, end)
+        pm = b.pagemap
+        if pm is None:
+            full = np.full(b.nr_pages, -1, dtype=np.int8)
+            lead, rs, rc, trail = b.online_chunks
+            for p, o in lead + trail:
+                full[p - b.start_pfn:p - b.start_pfn + (1 << o)] = o
+            if rc:
+                full[rs - b.start_pfn:rs - b.start_pfn + (rc << m.arch.max_page_order)] = m.arch.max_page_order
+            pbm = np.full(b.nr_pages >> pb, 1, dtype=np.int8)
+            pbm[: b.vmemmap_pages >> pb] = 0
+        else:
+            full = np.full(b.nr_pages, -1, dtype=np.int8)
+            heads = np.nonzero((pm.kind == PageKind.FREE) & (pm.order >= 0))[0]
+            if len(heads):
+                orders = pm.order[heads].astype(np.int64)
+                idx = np.repeat(heads, 1 << orders) + (np.arange(int((1 << orders).sum()))
+                                                       - np.repeat(np.cumsum(1 << orders) - (1 << orders), 1 << orders))
+                full[idx] = np.repeat(orders, 1 << orders)
+            pbm = pm.pb_mt.astype(np.int8)
+        free_order[lo - start_pfn:hi - start_pfn] = full[lo - b.start_pfn:hi - b.start_pfn]
+        mts[lo - start_pfn:hi - start_pfn] = np.repeat(pbm, 1 << pb)[lo - b.start_pfn:hi - b.start_pfn]
+    kinds = np.where(online | boot, kinds, PageKind.UNINIT).astype(np.uint8)
+    return PageState(start_pfn, kinds, free_order, online, boot, mts)
 
 
 def pfn_to_online_page(m: "Machine", pfn: int) -> bool:

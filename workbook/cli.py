@@ -1,0 +1,126 @@
+"""The ``memhotplug-workbook`` command line (also ``python -m workbook``).
+
+Each subcommand is one function registered with :func:`command`; the decorator names
+it, documents it and declares its options, so adding one is adding one function.  A
+subcommand whose module has its own ``main(argv)`` (``replay``) is registered with
+``delegate=True`` and gets every argument, ``--help`` included.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbook import __version__
+
+__all__ = ["command", "find_chapters", "lab_argv", "main"]
+
+Handler = Callable[[argparse.Namespace, list[str]], int]
+Configure = Callable[[argparse.ArgumentParser], None]
+
+
+@dataclass(frozen=True)
+class _Command:
+    """One registered subcommand."""
+
+    handler: Handler
+    help: str
+    configure: Configure | None
+    passthrough: bool
+    delegate: bool
+
+
+_COMMANDS: dict[str, _Command] = {}
+
+
+def command(name: str, help: str, *, configure: Configure | None = None,
+            passthrough: bool = False, delegate: bool = False) -> Callable[[Handler], Handler]:
+    """Register ``handler(args, extra) -> exit code`` as subcommand ``name``.
+
+    ``configure`` adds the subcommand's own options; with ``passthrough`` unknown
+    arguments are handed to the handler as ``extra`` instead of being an error; with
+    ``delegate`` all of them are, ``-h`` too, for a handler that parses its own.
+    """
+    def register(handler: Handler) -> Handler:
+        _COMMANDS[name] = _Command(handler, help, configure, passthrough or delegate, delegate)
+        return handler
+    return register
+
+
+def find_chapters(start: Path | None = None) -> Path:
+    """The chapters folder: ``./chapters`` if present, else the one beside the package."""
+    for candidate in ((start or Path.cwd()) / "chapters", Path(__file__).resolve().parent.parent / "chapters"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("no chapters/ folder here or beside the workbook package; "
+                            "run from a clone of memhotplug-workbook or pass --root")
+
+
+def lab_argv(root: Path, extra: Sequence[str] = (), euid: int | None = None) -> list[str]:
+    """The ``jupyter lab`` command line serving ``root``, offline-friendly, plus ``extra``."""
+    argv = [
+        sys.executable, "-m", "jupyterlab",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    if (os.geteuid() if euid is None else euid) == 0:
+        argv.append("--allow-root")
+    return argv + list(extra)
+
+
+def _configure_lab(parser: argparse.ArgumentParser) -> None:
+    """Options of ``lab``."""
+    parser.add_argument("--root", type=Path, default=None,
+                        help="folder to serve (default: the workbook's chapters/)")
+    parser.add_argument("--print-command", action="store_true",
+                        help="print the jupyter lab command line instead of running it")
+
+
+@command("lab", "open the workbook in JupyterLab (extra arguments go to jupyter lab)",
+         configure=_configure_lab, passthrough=True)
+def _lab(args: argparse.Namespace, extra: list[str]) -> int:
+    """Start JupyterLab on the chapters folder; replaces this process."""
+    root = (args.root or find_chapters()).resolve()
+    argv = lab_argv(root, extra)
+    if args.print_command:
+        print(" ".join(argv))
+        return 0
+    os.execv(argv[0], argv)
+    return 0  # not reached: execv does not return
+
+
+@command("replay", "replay real-kernel captures on the model and compare them field by field",
+         delegate=True)
+def _replay(args: argparse.Namespace, extra: list[str]) -> int:
+    """Run :func:`workbook.replay.main` on the remaining arguments."""
+    from workbook import replay
+
+    return replay.main(extra)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one subparser per registered command."""
+    parser = argparse.ArgumentParser(
+        prog="memhotplug-workbook",
+        description="A Jupyter workbook on Linux memory hotplug and memmap-on-memory.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, cmd in _COMMANDS.items():
+        child = sub.add_parser(name, help=cmd.help, description=cmd.help, add_help=not cmd.delegate)
+        if cmd.configure:
+            cmd.configure(child)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``) and run the chosen subcommand."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    cmd = _COMMANDS[args.command]
+    if extra and not cmd.passthrough:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return cmd.handler(args, extra)
