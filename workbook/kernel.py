@@ -111,7 +111,8 @@ K6_12 = KernelProfile("6.12", (6, 12), memmap_force_mode=True, arch_memmap_overr
                       movable_min_wmark_like_highmem=True, zoneinfo_promo=True,
                       vmstat_memmap_pages=True, dump_page_ptrval=False, node_meminfo_6_12=True,
                       demotion_targets_log=True,
-                      # kthread_create_on_node() stacks of kswapd/kcompactd (2 x 16 KiB) + one slab
+                      # 6.12 also takes order-0 kernel pages on the new node (seen in the captured
+                      # kpageflags: 8 allocations fill the first two pcp refills of 7 and 14)
                       node_bringup=((0, 8, "kernel"), (1, 1, "slab")))
 K6_18 = KernelProfile("6.18", (6, 18), **{k: v for k, v in K6_12.switches().items()})
 
