@@ -1,0 +1,64 @@
+"""Check-cell helpers: right answers, named mistakes, and the rule they print."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from widgets.checks import CheckResult, check_memmap_bytes, check_number
+from workbook.arch import ARCHES, GiB, KiB, MiB, get_arch
+
+RULE = "memmap bytes = (size / PAGE_SIZE) x sizeof(struct page) = (1 GiB / 4 KiB) x 64 B"
+
+
+def test_right_answer() -> None:
+    result = check_memmap_bytes(16 * MiB)
+    assert result.ok and bool(result)
+    assert repr(result) == "right: 16,777,216"
+
+
+def test_whole_float_is_accepted() -> None:
+    assert check_memmap_bytes(2**30 / 4096 * 64).ok
+
+
+@pytest.mark.parametrize(("answer", "hint"), [
+    (262_144, "that is the number of pages; each page needs one struct page"),
+    (4096, "that is the memmap in pages; the question asks for bytes"),
+    (16, "that is the size in MiB; answer in bytes"),
+    (16_384, "that is the size in KiB; answer in bytes"),
+    (64 * GiB, "that multiplies bytes, not pages, by sizeof(struct page)"),
+    (12345, "that is not it"),
+])
+def test_mistakes_name_the_rule(answer: int, hint: str) -> None:
+    result = check_memmap_bytes(answer)
+    assert not result.ok
+    assert repr(result) == f"not yet: {answer:,}: {hint}\nrule: {RULE}"
+
+
+@pytest.mark.parametrize(("answer", "message"), [
+    (None, "no answer yet: replace None with a number"),
+    ("16 MiB", "'16 MiB' is not a whole number"),
+    (1.5, "1.5 is not a whole number"),
+    (True, "True is not a whole number"),
+])
+def test_unusable_answers(answer: object, message: str) -> None:
+    assert check_memmap_bytes(answer) == CheckResult(False, message, RULE)
+
+
+def test_other_arch_and_size() -> None:
+    result = check_memmap_bytes(512 * KiB, size=512 * MiB, arch="arm64-64k")
+    assert result.ok
+    assert "(512 MiB / 64 KiB) x 64 B" in check_memmap_bytes(0, size=512 * MiB, arch="arm64-64k").rule
+
+
+def test_check_number_without_mistakes() -> None:
+    assert repr(check_number(3, 4, rule="r")) == "not yet: 3: that is not it\nrule: r"
+
+
+@given(name=st.sampled_from(sorted(ARCHES)), blocks=st.integers(min_value=1, max_value=4096))
+def test_model_answer_is_always_right_and_never_a_mistake(name: str, blocks: int) -> None:
+    arch = get_arch(name)
+    size = blocks * arch.section_size
+    expected = arch.memmap_bytes(size // arch.page_size)
+    assert check_memmap_bytes(expected, size=size, arch=name).ok
+    assert not check_memmap_bytes(expected + 1, size=size, arch=name).ok
