@@ -317,6 +317,24 @@ class Machine:
         memmap_bytes_per_section = a.memmap_bytes(pps)
         self.trace.record("sparse_add_section", "mm/sparse.c")
         allocs = []
+        nsec = nr_pages // pps
+        if altmap is not None and memmap_bytes_per_section % a.pmd_size == 0 and (
+                altmap.next_pfn() % (a.pmd_size // a.page_size) == 0):
+            # Every section takes whole, naturally aligned PMDs from the altmap: the per-PMD
+            # loop of vmemmap_populate_hugepages() adds up to one step (same alloc, no align).
+            need = nsec * (memmap_bytes_per_section // a.page_size)
+            if need > altmap.nr_free():
+                raise KernelError(ENOMEM, "vmemmap_populate: altmap exhausted", function="vmemmap_populate")
+            altmap.alloc += need
+
+            def mark(root, arr, lo, hi):
+                arr[lo:hi] = SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP
+                self._section_nid[root][lo:hi] = nid
+            self._section_range_op(pfn, nr_pages, mark)
+            if self.kernel.vmstat_memmap_pages:
+                self.nr_memmap_pages += nsec * a.memmap_pages(pps)
+            self._memmap_allocs_for[(pfn, nr_pages)] = allocs
+            return
         for sec in range(pfn // pps, (pfn + nr_pages) // pps):
             if altmap is not None:
                 # vmemmap_populate_hugepages(): one PMD at a time from the altmap, "no fallback"
