@@ -6,31 +6,18 @@ the result prints as one or two plain lines, so stored outputs stay deterministi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from numbers import Real
 
 from widgets.units import format_bytes
 from workbook.arch import GiB, KiB, MiB, get_arch
+from workbook.problems import Verdict
 
 __all__ = ["CheckResult", "check_memmap_bytes", "check_number"]
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    """The verdict of one check cell: ``ok``, what was seen, and the rule that was broken."""
-
-    ok: bool
-    message: str
-    rule: str = ""
-
-    def __bool__(self) -> bool:
-        """True when the answer is right."""
-        return self.ok
-
-    def __repr__(self) -> str:
-        """``right: ...`` or ``not yet: ...`` followed by the rule on its own line."""
-        head = f"{'right' if self.ok else 'not yet'}: {self.message}"
-        return head if self.ok or not self.rule else f"{head}\nrule: {self.rule}"
+# The verdict type is the model's own (workbook.problems.Verdict): one class for generated
+# and fixed exercises, printed as "right: ..." or "not yet: ..." plus the broken rule.
+CheckResult = Verdict
 
 
 def check_number(answer: object, expected: int, *, rule: str,

@@ -329,26 +329,12 @@ def kpageflags(m: "Machine", start_pfn: int, count: int) -> np.ndarray:
     out = np.full(count, 1 << KPF.NOPAGE, dtype=np.uint64)
     if not count:
         return out
+    from .walkers import page_kinds
     table = kind_table(m.kernel.selfhosted_reserved, m.kernel.vmemmap_self_hosted_flag)
-    ppb = m.block_size >> m.arch.page_shift
-    end = start_pfn + count
-    for bid in range(start_pfn // ppb, (end - 1) // ppb + 1):
-        b = m.blocks.get(bid)
-        if b is None:
-            continue
-        lo, hi = max(b.start_pfn, start_pfn), min(b.end_pfn, end)
-        seg = out[lo - start_pfn:hi - start_pfn]
-        online = m.sections_online_mask(lo, hi - lo)
-        if b.boot:
-            words = np.zeros(hi - lo, dtype=np.uint64)
-        elif b.pagemap is not None:
-            words = table[b.pagemap.kind[lo - b.start_pfn:hi - b.start_pfn]]
-        else:
-            words = np.full(hi - lo, table[PageKind.FREE], dtype=np.uint64)
-            v_end = b.start_pfn + b.vmemmap_pages
-            if lo < v_end:
-                words[: min(v_end, hi) - lo] = table[PageKind.SELFHOSTED]
-        seg[online] = words[online]
+    kinds, online, boot = page_kinds(m, start_pfn, count)
+    words = table[kinds]
+    words[boot] = 0
+    out[online] = words[online]
     return out
 
 

@@ -19,7 +19,7 @@ from .pagemap import PageKind
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
 
-__all__ = ["WalkResult", "WALKERS", "walk", "pfn_to_online_page", "REASONS", "PageState", "page_state"]
+__all__ = ["WalkResult", "WALKERS", "walk", "pfn_to_online_page", "REASONS", "PageState", "page_state", "page_kinds"]
 
 # why a walker did not visit (or did not take) a pfn
 VISITED = 0
@@ -57,7 +57,7 @@ class WalkResult:
         return self.start_pfn + np.nonzero(self.reason == reason)[0]
 
 
-def _kinds(m: "Machine", start_pfn: int, nr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def page_kinds(m: "Machine", start_pfn: int, nr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per pfn: kind, section online, boot memory (from the blocks' page maps or their layouts)."""
     kinds = np.zeros(nr, dtype=np.uint8)
     boot = np.zeros(nr, dtype=bool)
@@ -96,7 +96,7 @@ class PageState:
 
 def page_state(m: "Machine", start_pfn: int, nr: int) -> PageState:
     """The per-pfn state of ``[start_pfn, start_pfn + nr)``."""
-    kinds, online, boot = _kinds(m, start_pfn, nr)
+    kinds, online, boot = page_kinds(m, start_pfn, nr)
     free_order = np.full(nr, -1, dtype=np.int8)
     mts = np.full(nr, -1, dtype=np.int8)
     ppb = m.block_size >> m.arch.page_shift
@@ -150,7 +150,7 @@ def walk_generic(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
     On 6.1 it skips the vmemmap pages (Reserved); on 6.12 it visits them: they are no
     longer Reserved, the risk Oscar Salvador raised in review.
     """
-    kinds, online, boot = _kinds(m, start_pfn, nr)
+    kinds, online, boot = page_kinds(m, start_pfn, nr)
     r = np.zeros(nr, dtype=np.uint8)
     r[_reserved(m, kinds)] = RESERVED
     r[boot] = BOOT
@@ -160,7 +160,7 @@ def walk_generic(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
 
 def walk_hotplug(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
     """scan_movable_pages()/start_isolate_page_range() of offline_pages(): each block from buddy_start_pfn on."""
-    kinds, online, boot = _kinds(m, start_pfn, nr)
+    kinds, online, boot = page_kinds(m, start_pfn, nr)
     r = np.zeros(nr, dtype=np.uint8)
     ppb = m.block_size >> m.arch.page_shift
     for bid in range(start_pfn // ppb, (start_pfn + nr - 1) // ppb + 1):
@@ -178,7 +178,7 @@ def walk_hotplug(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
 
 def walk_compaction_migrate(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
     """isolate_migratepages_block(): only LRU (movable) pages are isolated; free and other pages are passed over."""
-    kinds, online, boot = _kinds(m, start_pfn, nr)
+    kinds, online, boot = page_kinds(m, start_pfn, nr)
     r = np.full(nr, NOT_MOVABLE, dtype=np.uint8)
     r[np.isin(kinds, PageKind.MOVABLE)] = VISITED
     r[(kinds == PageKind.FREE) | (kinds == PageKind.PCP)] = FREE
@@ -189,7 +189,7 @@ def walk_compaction_migrate(m: "Machine", start_pfn: int, nr: int) -> WalkResult
 
 def walk_compaction_free(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
     """isolate_freepages_block(): only PageBuddy pages are taken as migration targets."""
-    kinds, online, boot = _kinds(m, start_pfn, nr)
+    kinds, online, boot = page_kinds(m, start_pfn, nr)
     r = np.full(nr, NOT_FREE, dtype=np.uint8)
     r[kinds == PageKind.FREE] = VISITED
     r[boot] = BOOT
@@ -199,7 +199,7 @@ def walk_compaction_free(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
 
 def walk_alloc_contig(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
     """pfn_range_valid_contig(): gigantic pages need online, non-Reserved pages (then isolation and migration)."""
-    kinds, online, boot = _kinds(m, start_pfn, nr)
+    kinds, online, boot = page_kinds(m, start_pfn, nr)
     r = np.zeros(nr, dtype=np.uint8)
     r[np.isin(kinds, PageKind.UNMOVABLE) | (kinds == PageKind.SELFHOSTED)] = NOT_MOVABLE
     r[_reserved(m, kinds)] = RESERVED
