@@ -137,11 +137,63 @@ def pfn_to_online_page(m: "Machine", pfn: int) -> bool:
     return m.section_online(pfn)
 
 
-def _reserved(m: "Machine", kinds: np.ndarray) -> np.ndarray:
-    res = kinds == PageKind.RESERVED
-    if m.kernel.selfhosted_reserved:
-        res |= kinds == PageKind.SELFHOSTED
-    return res
+def _lut(pairs: dict[int, int], default: int) -> np.ndarray:
+    """A 16-entry PageKind -> reason table."""
+    t = np.full(16, default, dtype=np.uint8)
+    for kinds, reason in pairs.items():
+        t[kinds] = reason
+    return t
+
+
+def _walk_lut(m: "Machine", start_pfn: int, nr: int, lut: np.ndarray, skip_vmemmap: bool = False) -> np.ndarray:
+    """One pass per block: reason = lut[kind]; boot memory and offline sections overridden by slices."""
+    r = np.full(nr, NO_ONLINE_PAGE, dtype=np.uint8)
+    ppb = m.block_size >> m.arch.page_shift
+    end = start_pfn + nr
+    # the common case (one or two kinds differ from the rest): comparisons, not a gather
+    default = int(np.bincount(lut).argmax())
+    special = [k for k in range(1, 16) if lut[k] != default]
+    fast = len(special) <= 2 and len({int(lut[k]) for k in special}) <= 1
+    for bid in range(start_pfn // ppb, (end - 1) // ppb + 1):
+        b = m.blocks.get(bid)
+        if b is None:
+            continue
+        lo, hi = max(b.start_pfn, start_pfn), min(b.end_pfn, end)
+        seg = r[lo - start_pfn:hi - start_pfn]
+        if b.boot:
+            seg[:] = BOOT
+        elif b.pagemap is not None:
+            kinds = b.pagemap.kind[lo - b.start_pfn:hi - b.start_pfn]
+            if fast:
+                seg[:] = default
+                if special:
+                    hit = kinds == special[0]
+                    if len(special) > 1:
+                        hit |= kinds == special[1]
+                    if hit.any():
+                        np.copyto(seg, lut[special[0]], where=hit)
+            else:
+                np.take(lut, kinds, out=seg)
+        elif b.zone is not None:
+            seg[:] = lut[PageKind.FREE]
+            v_end = b.start_pfn + b.vmemmap_pages
+            if lo < v_end:
+                seg[: min(v_end, hi) - lo] = lut[PageKind.SELFHOSTED]
+        if skip_vmemmap and b.vmemmap_pages:
+            v_end = min(b.start_pfn + b.vmemmap_pages, hi)
+            if lo < v_end:
+                seg[: v_end - lo] = BEFORE_BUDDY_START
+    pps = m.arch.pages_per_section
+    for sec in range(start_pfn // pps, (end - 1) // pps + 1):
+        if not m.section_online(sec * pps):
+            lo, hi = max(sec * pps, start_pfn), min((sec + 1) * pps, end)
+            r[lo - start_pfn:hi - start_pfn] = NO_ONLINE_PAGE
+    return r
+
+
+def _reserved_kinds(m: "Machine") -> tuple[int, ...]:
+    """The kinds PageReserved() is true for on this kernel."""
+    return (PageKind.RESERVED, PageKind.SELFHOSTED) if m.kernel.selfhosted_reserved else (PageKind.RESERVED,)
 
 
 def walk_generic(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
@@ -150,62 +202,41 @@ def walk_generic(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
     On 6.1 it skips the vmemmap pages (Reserved); on 6.12 it visits them: they are no
     longer Reserved, the risk Oscar Salvador raised in review.
     """
-    kinds, online, boot = page_kinds(m, start_pfn, nr)
-    r = np.zeros(nr, dtype=np.uint8)
-    r[_reserved(m, kinds)] = RESERVED
-    r[boot] = BOOT
-    r[~online] = NO_ONLINE_PAGE
-    return WalkResult("generic", start_pfn, r)
+    lut = _lut({k: RESERVED for k in _reserved_kinds(m)}, VISITED)
+    lut[PageKind.UNINIT] = NO_ONLINE_PAGE
+    return WalkResult("generic", start_pfn, _walk_lut(m, start_pfn, nr, lut))
 
 
 def walk_hotplug(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
     """scan_movable_pages()/start_isolate_page_range() of offline_pages(): each block from buddy_start_pfn on."""
-    kinds, online, boot = page_kinds(m, start_pfn, nr)
-    r = np.zeros(nr, dtype=np.uint8)
-    ppb = m.block_size >> m.arch.page_shift
-    for bid in range(start_pfn // ppb, (start_pfn + nr - 1) // ppb + 1):
-        b = m.blocks.get(bid)
-        if b is None or not b.vmemmap_pages:
-            continue
-        lo = max(b.start_pfn, start_pfn)
-        hi = min(b.start_pfn + b.vmemmap_pages, start_pfn + nr)
-        if hi > lo:
-            r[lo - start_pfn:hi - start_pfn] = BEFORE_BUDDY_START
-    r[boot] = BOOT
-    r[~online] = NO_ONLINE_PAGE
-    return WalkResult("hotplug", start_pfn, r)
+    lut = _lut({}, VISITED)
+    lut[PageKind.UNINIT] = NO_ONLINE_PAGE
+    return WalkResult("hotplug", start_pfn, _walk_lut(m, start_pfn, nr, lut, skip_vmemmap=True))
 
 
 def walk_compaction_migrate(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
     """isolate_migratepages_block(): only LRU (movable) pages are isolated; free and other pages are passed over."""
-    kinds, online, boot = page_kinds(m, start_pfn, nr)
-    r = np.full(nr, NOT_MOVABLE, dtype=np.uint8)
-    r[np.isin(kinds, PageKind.MOVABLE)] = VISITED
-    r[(kinds == PageKind.FREE) | (kinds == PageKind.PCP)] = FREE
-    r[boot] = BOOT
-    r[~online] = NO_ONLINE_PAGE
-    return WalkResult("compaction (migrate scanner)", start_pfn, r)
+    pairs = {k: VISITED for k in PageKind.MOVABLE}
+    pairs.update({PageKind.FREE: FREE, PageKind.PCP: FREE})
+    lut = _lut(pairs, NOT_MOVABLE)
+    lut[PageKind.UNINIT] = NO_ONLINE_PAGE
+    return WalkResult("compaction (migrate scanner)", start_pfn, _walk_lut(m, start_pfn, nr, lut))
 
 
 def walk_compaction_free(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
     """isolate_freepages_block(): only PageBuddy pages are taken as migration targets."""
-    kinds, online, boot = page_kinds(m, start_pfn, nr)
-    r = np.full(nr, NOT_FREE, dtype=np.uint8)
-    r[kinds == PageKind.FREE] = VISITED
-    r[boot] = BOOT
-    r[~online] = NO_ONLINE_PAGE
-    return WalkResult("compaction (free scanner)", start_pfn, r)
+    lut = _lut({PageKind.FREE: VISITED}, NOT_FREE)
+    lut[PageKind.UNINIT] = NO_ONLINE_PAGE
+    return WalkResult("compaction (free scanner)", start_pfn, _walk_lut(m, start_pfn, nr, lut))
 
 
 def walk_alloc_contig(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
     """pfn_range_valid_contig(): gigantic pages need online, non-Reserved pages (then isolation and migration)."""
-    kinds, online, boot = page_kinds(m, start_pfn, nr)
-    r = np.zeros(nr, dtype=np.uint8)
-    r[np.isin(kinds, PageKind.UNMOVABLE) | (kinds == PageKind.SELFHOSTED)] = NOT_MOVABLE
-    r[_reserved(m, kinds)] = RESERVED
-    r[boot] = BOOT
-    r[~online] = NO_ONLINE_PAGE
-    return WalkResult("alloc_contig_range", start_pfn, r)
+    pairs = {k: NOT_MOVABLE for k in PageKind.UNMOVABLE + (PageKind.SELFHOSTED,)}
+    pairs.update({k: RESERVED for k in _reserved_kinds(m)})
+    lut = _lut(pairs, VISITED)
+    lut[PageKind.UNINIT] = NO_ONLINE_PAGE
+    return WalkResult("alloc_contig_range", start_pfn, _walk_lut(m, start_pfn, nr, lut))
 
 
 _FILES = {"generic": "mm/page_owner.c", "hotplug": "mm/memory_hotplug.c", "compaction-migrate": "mm/compaction.c",
