@@ -138,7 +138,8 @@ def run(quick: bool, nbval: bool) -> dict[str, dict]:
         from widgets.pagemap import PageMapView
         mw, bw = one_block_machine(256 * MiB)
         view = PageMapView(mw, bw)
-        panel = ControlPanel(mw, on_change=[lambda *a: view.refresh()])
+        panel = ControlPanel(mw)
+        panel.on_change.append(lambda *a: view.refresh())
 
         def click() -> None:
             panel.start_workload("anon", 1, 64 * MiB)

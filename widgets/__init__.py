@@ -2,5 +2,14 @@
 from __future__ import annotations
 
 from widgets._bokeh import bokeh_widget, load_bokeh
+from widgets.blockmap import BlockMapView
+from widgets.compare import VersionCompare
+from widgets.controls import ControlPanel
+from widgets.counters import CountersView
+from widgets.dashboard import Workbench
+from widgets.geometry import GeometryExplorer
+from widgets.pagemap import PageMapView
+from widgets.walker import WalkerAnimation
 
-__all__ = ["bokeh_widget", "load_bokeh"]
+__all__ = ["bokeh_widget", "load_bokeh", "BlockMapView", "ControlPanel", "CountersView", "GeometryExplorer",
+           "PageMapView", "VersionCompare", "WalkerAnimation", "Workbench"]

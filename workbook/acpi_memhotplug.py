@@ -58,7 +58,11 @@ def dimm_add(m: "Machine", size: int, node: int, id: str | None = None, addr: in
     the guest kernel (unaligned size, ...) leave the DIMM plugged but without memory blocks,
     and are in ``error`` and dmesg.
     """
-    id = id or f"dimm{len(m.dimms) + 1}"
+    if id is None:
+        n = 1
+        while f"dimm{n}" in m.dimms:
+            n += 1
+        id = f"dimm{n}"
     qmp = (f"object_add memory-backend-ram,id=mem-{id},size={size} ; "
            f"device_add pc-dimm,id={id},memdev=mem-{id},node={node}")
     if id in m.dimms:

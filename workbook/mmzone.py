@@ -135,6 +135,11 @@ class Zone:
         """high_wmark_pages()."""
         return self.watermark[2]
 
+    @property
+    def nr_free_pages(self) -> int:
+        """NR_FREE_PAGES as /proc/zoneinfo prints it: buddy pages plus free boot memory (counted, not placed)."""
+        return self.free_pages + self.boot_free
+
     def pcp_pages(self) -> int:
         """Pages sitting on the per-cpu lists of this zone."""
         return sum(p.count for p in self.pcp.values())

@@ -84,7 +84,7 @@ def _node_stat_value(m: "Machine", nid: int, name: str) -> int:
 
 
 def _zone_free(z) -> int:
-    return z.free_pages + z.boot_free
+    return z.nr_free_pages
 
 
 def _zone_stat_value(m: "Machine", z, name: str) -> int:

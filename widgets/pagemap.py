@@ -1,0 +1,398 @@
+"""PageMapView: one memory block, one cell per pfn, coloured by what its struct page says.
+
+The block's pfns are laid out as a 2-D grid (one pageblock per row where that fits, so
+512 columns on x86_64) and drawn as one bokeh ``image_rgba``: a 2 GiB block is a single
+glyph of 524 288 cells.  The state of every pfn comes from ``Machine.page_state()``;
+the kpageflags words shown on hover come from ``Machine.kpageflags()``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from bokeh.models import (ColumnDataSource, CustomJSHover, HoverTool, LabelSet, Range1d, Title)
+from bokeh.plotting import figure
+from ipywidgets import HTML, HBox, Layout, VBox
+
+from widgets._bokeh import bokeh_widget
+from jupyter_bokeh.widgets import BokehModel
+
+from widgets._common import block_picker, display_bundle, esc, refresh_block_picker
+from widgets.units import format_bytes
+from workbook.machine import Machine
+from workbook.memory import MemoryBlock
+from workbook.pagemap import MIGRATE_ISOLATE, MIGRATETYPE_NAMES, PageKind, kpf_names
+
+__all__ = ["PageMapView", "STATE_KEYS", "classify", "grid_width", "rgba", "selfhosted_label"]
+
+# the legend's classes (uint8 codes); free blocks get one code per order from FREE0 on
+OFFLINE, BOOT, SELFHOSTED, PCP, MOVABLE, UNMOVABLE, ISOLATED, FREE0 = range(8)
+STATE_KEYS = ("offline", "boot", "selfhosted", "pcp", "movable", "unmovable", "isolated", "free")
+_BASE_COLORS = ("#d9d9d9", "#8c6d31", "#d62728", "#17becf", "#1f77b4", "#ff7f0e", "#9467bd")
+_FREE_SMALL, _FREE_LARGE = (0x00, 0x6d, 0x2c), (0xc7, 0xe9, 0xc0)  # order 0 dark .. MAX_PAGE_ORDER light
+_PAD = 255                                                         # code of the cells past the block
+
+# PageKind -> class (FREE is refined by order, isolation and boot memory afterwards)
+_KIND_CLASS = np.full(16, UNMOVABLE, dtype=np.uint8)
+_KIND_CLASS[PageKind.UNINIT] = OFFLINE
+_KIND_CLASS[PageKind.SELFHOSTED] = SELFHOSTED
+_KIND_CLASS[PageKind.FREE] = FREE0
+_KIND_CLASS[PageKind.PCP] = PCP
+for _k in PageKind.MOVABLE:
+    _KIND_CLASS[_k] = MOVABLE
+
+_HOVER_JS = """
+const ij = special_vars.image_index;
+const fi = (ij == null) ? -1 : ij.flat_index;
+if (fi < 0 || fi >= nr) { return "-"; }
+const pfn = start + fi;
+if (format == "pfn") { return "0x" + pfn.toString(16) + " (+" + fi + ")"; }
+if (format == "addr") { return "0x" + (pfn * page_size).toString(16); }
+if (format == "state") { return (value < labels.length) ? labels[value] : "-"; }
+if (format == "kpf") { return (value < kpf.length) ? kpf[value] : "-"; }
+return String(value);
+"""
+
+
+def selfhosted_label(m: Machine) -> str:
+    """How this kernel marks self-hosted memmap pages (PageReserved up to 6.1, VmemmapSelfHosted only in 6.12)."""
+    k = m.kernel
+    if k.selfhosted_reserved and k.vmemmap_self_hosted_flag:
+        return "PageReserved + VmemmapSelfHosted"
+    if k.selfhosted_reserved:
+        return "PageReserved (memmap on memory; no VmemmapSelfHosted flag yet)"
+    return "VmemmapSelfHosted (not PageReserved)"
+
+
+def grid_width(m: Machine) -> int:
+    """Cells per row: one pageblock (512 pfns on x86_64) when that is 64..1024 pfns wide, else 512 or 1024."""
+    pb = m.arch.pageblock_nr_pages
+    if 64 <= pb <= 1024:
+        return pb
+    return 1024 if pb > 1024 else 512
+
+
+def _hex(c: str) -> tuple[int, int, int]:
+    return int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)
+
+
+def _colors(max_order: int) -> list[str]:
+    """The colour of every class code: the fixed classes, then the free-order ramp."""
+    ramp = []
+    for o in range(max_order + 1):
+        t = o / max(max_order, 1)
+        r, g, b = (round(a + (z - a) * t) for a, z in zip(_FREE_SMALL, _FREE_LARGE))
+        ramp.append(f"#{r:02x}{g:02x}{b:02x}")
+    return list(_BASE_COLORS) + ramp
+
+
+def rgba(colors: list[str]) -> np.ndarray:
+    """uint32 RGBA words (little-endian, as image_rgba wants them) of ``#rrggbb`` colours, plus a transparent pad."""
+    out = np.zeros(256, dtype=np.uint32)
+    for i, c in enumerate(colors):
+        r, g, b = _hex(c)
+        out[i] = r | g << 8 | b << 16 | 0xFF << 24
+    return out
+
+
+def classify(m: Machine, start_pfn: int, nr: int) -> tuple[np.ndarray, Any]:
+    """Per-pfn legend class of ``[start_pfn, start_pfn + nr)`` from ``Machine.page_state()``; also the PageState."""
+    ps = m.page_state(start_pfn, nr)
+    cls = _KIND_CLASS[ps.kind]
+    free = cls == FREE0
+    cls[free] = FREE0 + np.clip(ps.free_order[free], 0, m.arch.max_page_order).astype(np.uint8)
+    isolated = (ps.pageblock_mt == MIGRATE_ISOLATE) & (ps.kind != PageKind.UNINIT) & (ps.kind != PageKind.SELFHOSTED)
+    cls[isolated] = ISOLATED
+    cls[ps.boot] = BOOT
+    return cls, ps
+
+
+class PageMapView:
+    """One memory block's pfns as an image: self-hosted memmap, free by order, pcp, movable, unmovable, isolated."""
+
+    def __init__(self, machine: Machine, block_id: int | None = None, width: int | None = None,
+                 plot_width: int = 640, picker: bool = True, title: str = "") -> None:
+        """Build the figure for ``block_id`` (default: the first hot-plugged block, else block 0)."""
+        self.m = machine
+        self.width = width or grid_width(machine)
+        self.plot_width = plot_width
+        self.title_prefix = title
+        if block_id is None:
+            hot = [b.id for b in machine.blocks.values() if not b.boot]
+            block_id = min(hot) if hot else min(machine.blocks, default=0)
+        self.block_id: int = block_id
+        self._syncing = False
+        self._counts: dict[str, int] = {}
+        self._free_orders: dict[int, int] = {}
+        self._colors = _colors(machine.arch.max_page_order)
+        self._rgba = rgba(self._colors)
+        self.source = ColumnDataSource(data={"image": [np.zeros((1, self.width), np.uint32)],
+                                             "code": [np.zeros((1, self.width), np.uint8)],
+                                             "x": [0], "y": [0], "dw": [self.width], "dh": [1]})
+        self.lines = ColumnDataSource(data={"x0": [], "y0": [], "x1": [], "y1": []})
+        self.marks = ColumnDataSource(data={"x0": [], "y0": [], "x1": [], "y1": []})
+        self.labels = ColumnDataSource(data={"x": [], "y": [], "yo": [], "text": []})
+        self.fig = figure(width=plot_width, height=200, x_range=Range1d(0, self.width), y_range=Range1d(1, 0),
+                          tools="pan,wheel_zoom,box_zoom,reset", toolbar_location="right",
+                          x_axis_label="pfn offset in row", y_axis_label="row", match_aspect=False)
+        self.image = self.fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=self.source)
+        self.fig.segment("x0", "y0", "x1", "y1", source=self.lines, line_color="black", line_alpha=0.18,
+                         line_width=1)
+        self.fig.segment("x0", "y0", "x1", "y1", source=self.marks, line_color="black", line_width=2)
+        self.fig.add_layout(LabelSet(x="x", y="y", text="text", source=self.labels, text_font_size="9pt",
+                                     x_offset=-3, y_offset="yo", text_baseline="top", text_align="right",
+                                     background_fill_color="white", background_fill_alpha=0.8))
+        self.fig.grid.visible = False
+        self.subtitle = Title(text="", text_font_size="9pt", text_font_style="normal")
+        self.fig.add_layout(self.subtitle, "above")
+        self.hover_fmt = CustomJSHover(code=_HOVER_JS, args={"start": 0, "nr": 0, "page_size": machine.arch.page_size,
+                                                              "labels": [], "kpf": []})
+        self.fig.add_tools(HoverTool(renderers=[self.image],
+                                     tooltips=[("pfn", "@code{pfn}"), ("phys", "@code{addr}"),
+                                               ("state", "@code{state}"), ("kpageflags", "@code{kpf}")],
+                                     formatters={"@code": self.hover_fmt}))
+        self.legend = HTML()
+        self.stats = HTML()
+        self.altmap = HTML()
+        self.picker = block_picker(machine, self.block_id, "memory block") if picker else None
+        if self.picker is not None:
+            self.picker.observe(self._on_pick, names="value")
+        self.refresh()                      # before wrapping: the widget's first render is current
+        self.plot = bokeh_widget(self.fig)
+        top = [self.picker, self.stats] if self.picker is not None else [self.stats]
+        self.widget = VBox([HBox(top), HBox([self.plot, VBox([self.legend, self.altmap],
+                                                               layout=Layout(min_width="300px"))])])
+
+    # ------------------------------------------------------------------------------------------
+    def _on_pick(self, change: dict[str, Any]) -> None:
+        """The picker chose another block."""
+        if not self._syncing and change["new"] is not None and change["new"] != self.block_id:
+            self.show_block(int(change["new"]))
+
+    def show_block(self, block_id: int) -> None:
+        """Show ``memory<block_id>``."""
+        self.block_id = int(block_id)
+        if self.picker is not None and self.picker.value != self.block_id:
+            self._syncing = True
+            try:
+                refresh_block_picker(self.picker, self.m, self.block_id)
+            finally:
+                self._syncing = False
+        self.refresh()
+
+    @property
+    def block(self) -> MemoryBlock | None:
+        """The shown memory block (None once it was removed)."""
+        return self.m.blocks.get(self.block_id)
+
+    def counts(self) -> dict[str, int]:
+        """pfns per legend class (keys of :data:`STATE_KEYS`; ``free`` sums every order)."""
+        return dict(self._counts)
+
+    def free_by_order(self) -> dict[int, int]:
+        """Free (buddy) pfns of the block per order of the free block they belong to."""
+        return dict(self._free_orders)
+
+    # ------------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the block's page state and push image, boundaries, labels and legend."""
+        b = self.block
+        W = self.width
+        if b is None:
+            self._counts, self._free_orders = {k: 0 for k in STATE_KEYS}, {}
+            self.source.data = {"image": [np.zeros((1, W), np.uint32)], "code": [np.full((1, W), _PAD, np.uint8)],
+                                "x": [0], "y": [0], "dw": [W], "dh": [1]}
+            self.fig.title.text = f"{self.title_prefix}memory{self.block_id}: no such block (removed?)"
+            self.subtitle.text = ""
+            self.stats.value = (f"<span class='pagemap-stats' data-block='{self.block_id}' data-selfhosted='0'>"
+                                f"memory{self.block_id} does not exist</span>")
+            self.legend.value = self.altmap.value = ""
+            self.lines.data = self.marks.data = {"x0": [], "y0": [], "x1": [], "y1": []}
+            self.labels.data = {"x": [], "y": [], "yo": [], "text": []}
+            return
+        nr = b.nr_pages
+        cls, ps = classify(self.m, b.start_pfn, nr)
+        rows = -(-nr // W)
+        # legend counts
+        bc = np.bincount(cls, minlength=len(self._colors))
+        c = {k: int(bc[i]) for i, k in enumerate(STATE_KEYS[:-1])}
+        c["free"] = int(bc[FREE0:].sum())
+        self._counts = c
+        self._free_orders = {o: int(bc[FREE0 + o]) for o in range(len(bc) - FREE0) if bc[FREE0 + o]}
+        # hover codes: one per (class, PageKind, pageblock migratetype) combination present
+        key = cls.astype(np.uint16) << 7
+        key |= ps.kind.astype(np.uint16) << 3
+        key |= (ps.pageblock_mt + 1).astype(np.uint16)
+        present = np.bincount(key)
+        ids = np.nonzero(present)[0]
+        lut = np.zeros(len(present), dtype=np.uint8)
+        lut[ids[:_PAD]] = np.arange(min(len(ids), _PAD), dtype=np.uint8)
+        code_flat = lut[key]
+        if len(ids) >= _PAD:       # never in practice; keep the class alone
+            code_flat, ids = cls, np.arange(len(self._colors))
+            labels, kpf = [self._class_label(i) for i in range(len(ids))], ["" for _ in ids]
+        else:
+            labels, kpf = self._hover_tables(b, ids, key)
+        if rows * W == nr:
+            img, code = self._rgba[cls], code_flat
+        else:
+            img = np.zeros(rows * W, dtype=np.uint32)
+            img[:nr] = self._rgba[cls]
+            code = np.full(rows * W, _PAD, dtype=np.uint8)
+            code[:nr] = code_flat
+        self.hover_fmt.args = {"start": b.start_pfn, "nr": nr, "page_size": self.m.arch.page_size,
+                               "labels": labels, "kpf": kpf}
+        self.source.data = {"image": [img.reshape(rows, W)], "code": [code.reshape(rows, W)],
+                            "x": [0], "y": [0], "dw": [W], "dh": [rows]}
+        self.fig.x_range.update(start=0, end=W)
+        self.fig.y_range.update(start=rows, end=0)
+        self.fig.height = int(min(max(rows * self.plot_width / W, 256), 640)) + 80
+        self._draw_boundaries(b, rows)
+        zone = b.zone.name if b.zone is not None else "no zone"
+        self.fig.title.text = (f"{self.title_prefix}memory{b.id}: pfn {b.start_pfn:#x}-{b.end_pfn - 1:#x}, "
+                               f"node {b.nid}, {b.state_name()}, {zone} ({self.m.kernel.label}, {self.m.arch.name})")
+        self._draw_legend(b)
+
+    # ------------------------------------------------------------------------------------------
+    def _class_label(self, i: int) -> str:
+        if i >= FREE0:
+            return f"free (buddy), order {i - FREE0}"
+        return {OFFLINE: "offline / no struct page", BOOT: "boot memory (counts only in the model)",
+                SELFHOSTED: f"self-hosted memmap: {selfhosted_label(self.m)}", PCP: "free, on a per-cpu (pcp) list",
+                MOVABLE: "movable (anon / THP)", UNMOVABLE: "unmovable (slab / kernel / compound / page table)",
+                ISOLATED: "in an isolated pageblock (MIGRATE_ISOLATE)"}[i]
+
+    def _hover_tables(self, b: MemoryBlock, ids: np.ndarray, key: np.ndarray) -> tuple[list[str], list[str]]:
+        """Per hover code: the kernel's name of the state and the kpageflags names of one pfn of that state."""
+        labels: list[str] = []
+        kpf: list[str] = []
+        for k in ids.tolist():
+            ci, rest = divmod(k, 128)
+            kind, mt = divmod(rest, 8)
+            mt -= 1
+            first = int(np.argmax(key == k))
+            word = int(self.m.kpageflags(b.start_pfn + first, 1)[0]) if first < b.nr_pages else 0
+            name = PageKind.NAMES[kind] if ci not in (OFFLINE, BOOT) else self._class_label(ci)
+            if ci >= FREE0:
+                name += f", order-{ci - FREE0} block"
+            if ci == SELFHOSTED:
+                name += f": {selfhosted_label(self.m)}"
+            if mt >= 0:
+                name += f"; pageblock {MIGRATETYPE_NAMES[mt]}"
+            labels.append(name)
+            kpf.append(f"{kpf_names(word)} ({word:#x})")
+        return labels, kpf
+
+    def _segments(self, p: int, rows: int) -> list[tuple[float, float, float, float]]:
+        """Line segments separating pfn offsets ``< p`` from ``>= p`` in the grid."""
+        W = self.width
+        r, x = divmod(p, W)
+        if x == 0:
+            return [(0, r, W, r)]
+        segs = [(x, r, W, r), (x, r, x, r + 1)]
+        if r + 1 <= rows:
+            segs.append((0, r + 1, x, r + 1))
+        return segs
+
+    @staticmethod
+    def _columns(segs: list[tuple[float, float, float, float]]) -> dict[str, list[float]]:
+        """Segments as the x0/y0/x1/y1 columns of a segment glyph."""
+        return {k: [s[i] for s in segs] for i, k in enumerate(("x0", "y0", "x1", "y1"))}
+
+    def _draw_boundaries(self, b: MemoryBlock, rows: int) -> None:
+        """Pageblock / PMD grid (thinned to at most 128 lines), the altmap's boundaries and their labels."""
+        a, W = self.m.arch, self.width
+        pb, pmd = a.pageblock_nr_pages, a.pmd_size >> a.page_shift
+        if pb >= W:             # whole rows per pageblock: horizontal lines (at most 128 of them)
+            step = pb
+            while b.nr_pages // step > 128:
+                step *= 2
+            grid = [s for p in range(step, b.nr_pages, step) for s in self._segments(p, rows)]
+        else:                   # several pageblocks per row: vertical lines, and every row is a boundary
+            step = W
+            while b.nr_pages // step > 128:
+                step *= 2
+            grid = [(p, 0, p, rows) for p in range(pb, W, pb)]
+            grid += [(0, p // W, W, p // W) for p in range(step, b.nr_pages, step)]
+            step = pb
+        kind = "pageblock = PMD" if pb == pmd else "pageblock"
+        note = [f"grid: {kind} boundaries every {format_bytes(step * a.page_size)}"
+                + ("" if step == pb else f" ({step // pb} pageblocks)")]
+        if pmd != pb and pmd > 0:
+            note.append(f"PMD = {format_bytes(a.pmd_size)} = {pmd} pfns")
+        self.lines.data = self._columns(grid)
+        # the altmap / vmemmap boundaries, labelled at the right edge just below each one
+        v, am = b.vmemmap_pages, b.altmap
+        marks: list[tuple[int, str]] = []
+        if am is not None:
+            if am.reserve:
+                marks.append((am.reserve, f"base_pfn + reserve ({am.reserve})"))
+            nxt = am.reserve + am.alloc + am.align
+            if nxt != am.reserve + am.free:
+                marks.append((nxt, f"next altmap pfn: reserve + alloc + align = {nxt}"))
+            marks.append((am.reserve + am.free, f"buddy starts: base_pfn + reserve + free = +{am.reserve + am.free}"))
+        elif v:
+            marks.append((v, f"buddy starts: start_pfn + nr_vmemmap_pages = +{v}"))
+        self.marks.data = self._columns([s for p, _ in marks for s in self._segments(p, rows)])
+        self.labels.data = {"x": [W] * len(marks), "y": [-(-p // W) for p, _ in marks],
+                            "yo": [-3 - 15 * i for i in range(len(marks))], "text": [t for _, t in marks]}
+        self.subtitle.text = "; ".join(note) + f"; {W} pfns per row, {rows} rows"
+
+    def _draw_legend(self, b: MemoryBlock) -> None:
+        """Legend with live counts, the stats line (data-selfhosted=...) and the altmap fields."""
+        a = self.m.arch
+        c = self._counts
+        rows = []
+        order = [SELFHOSTED, FREE0, PCP, MOVABLE, UNMOVABLE, ISOLATED, OFFLINE, BOOT]
+        for i in order:
+            key = STATE_KEYS[i] if i < FREE0 else "free"
+            n = c.get(key, 0)
+            if i == FREE0:
+                color = self._colors[FREE0 + a.max_page_order]
+                label = "free in the buddy (shade = order: light = large, dark = small)"
+            else:
+                color, label = self._colors[i], self._class_label(i)
+            dim = "" if n else "color:#999;"
+            rows.append(f"<tr style='{dim}' data-key='{key}' data-count='{n}'><td><span style='display:inline-block;"
+                        f"width:12px;height:12px;background:{color};border:1px solid #888'></span></td>"
+                        f"<td>{esc(label)}</td><td style='text-align:right'>{n:,}</td>"
+                        f"<td style='text-align:right'>{format_bytes(n * a.page_size) if n else ''}</td></tr>")
+            if i == FREE0 and self._free_orders:
+                for o, k in sorted(self._free_orders.items(), reverse=True):
+                    rows.append(f"<tr data-key='free-order-{o}' data-count='{k}'><td></td><td>"
+                                f"<span style='display:inline-block;width:10px;height:10px;"
+                                f"background:{self._colors[FREE0 + o]}'></span> order {o}: {k // (1 << o):,} "
+                                f"block(s)</td><td style='text-align:right'>{k:,}</td><td></td></tr>")
+        self.legend.value = ("<table class='pagemap-legend' style='font-size:12px;border-collapse:collapse'>"
+                             "<tr><th></th><th style='text-align:left'>state</th><th>pfns</th><th></th></tr>"
+                             + "".join(rows) + "</table>")
+        sh = c.get("selfhosted", 0)
+        self.stats.value = (f"<span class='pagemap-stats' data-block='{b.id}' data-selfhosted='{sh}' "
+                            f"data-free='{c.get('free', 0)}' data-nr-pages='{b.nr_pages}'>"
+                            f"memory{b.id}: {b.nr_pages:,} pfns; vmemmap pages: {sh}; "
+                            f"free: {c.get('free', 0):,}</span>")
+        am = b.altmap
+        if am is not None:
+            self.altmap.value = ("<div class='altmap' style='font-size:12px'><b>struct vmem_altmap</b> "
+                                 f"(block's memmap: {format_bytes(a.memmap_bytes(b.nr_pages))})<table>"
+                                 f"<tr><td>base_pfn</td><td>{am.base_pfn:#x}</td></tr>"
+                                 f"<tr><td>reserve</td><td>{am.reserve}</td></tr>"
+                                 f"<tr><td>free</td><td>{am.free}</td></tr>"
+                                 f"<tr><td>align</td><td>{am.align}</td></tr>"
+                                 f"<tr><td>alloc</td><td>{am.alloc}</td></tr>"
+                                 f"<tr><td>buddy starts at</td><td>{am.base_pfn + am.reserve + am.free:#x}</td></tr>"
+                                 "</table></div>")
+        elif b.vmemmap_pages:
+            self.altmap.value = (f"<div class='altmap' style='font-size:12px'>no altmap kept after the add "
+                                 f"({self.m.kernel.label}): nr_vmemmap_pages = {b.vmemmap_pages}</div>")
+        else:
+            self.altmap.value = ("<div class='altmap' style='font-size:12px'>memmap not on this memory "
+                                 "(no altmap): it was allocated from other memory</div>")
+
+    def bokeh_models(self) -> list[BokehModel]:
+        """The BokehModel widgets of this view."""
+        return [self.plot]
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """Display as the whole widget (with the figure's current state)."""
+        return display_bundle(self.widget, self.bokeh_models(), **kwargs)
