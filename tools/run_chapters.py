@@ -99,6 +99,7 @@ def run(path: Path, timeout: int) -> float:
     start = time.monotonic()
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, kernel_name="python3", timeout=timeout, store_widget_state=True,
+                            coalesce_streams=True,
                             record_timing=False, resources={"metadata": {"path": str(path.parent)}})
     client.execute()
     tidy(nb)

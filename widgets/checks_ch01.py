@@ -1,0 +1,58 @@
+"""Check cells of chapter 01 (pages, pfns and struct page): pfn arithmetic and pfn_to_page().
+
+Each function compares a learner's ``answer`` with what the model computes and, for a
+wrong answer, names the mistake it looks like and the kernel rule it breaks.
+"""
+from __future__ import annotations
+
+from widgets.checks import CheckResult, check_number
+from workbook.arch import get_arch
+from workbook.problems.vmemmap import pfn_to_page, vmemmap_base
+
+__all__ = ["check_pfn", "check_struct_page_address", "in_hex"]
+
+
+def in_hex(result: CheckResult, answer: object, expected: int) -> CheckResult:
+    """``result`` with the numbers written in hex, as addresses and pfns are usually written."""
+    if result.ok:
+        return CheckResult(True, f"{expected:#x}")
+    if isinstance(answer, int) and not isinstance(answer, bool) and answer >= 0:
+        head = f"{answer:,}"
+        if result.message.startswith(head):
+            return CheckResult(False, f"{answer:#x}" + result.message[len(head):], result.rule)
+    return result
+
+
+def check_pfn(answer: object, addr: int, arch: str = "x86_64") -> CheckResult:
+    """Check "which pfn holds physical address ``addr``?" (PHYS_PFN)."""
+    a = get_arch(arch)
+    expected = a.pfn(addr)
+    mistakes = {
+        addr: "that is the address itself; a pfn counts pages, not bytes",
+        addr >> 10: "that shifts by 10, a count of KiB; shift by PAGE_SHIFT",
+        (addr + a.page_size - 1) >> a.page_shift: "that rounds up, like PFN_UP(); PHYS_PFN() rounds down",
+    }
+    if a.page_shift != 12:
+        mistakes[addr >> 12] = f"that assumes 4 KiB pages; {a.name} has PAGE_SHIFT {a.page_shift}"
+    mistakes.pop(expected, None)
+    return in_hex(check_number(answer, expected, mistakes=mistakes,
+                               rule=f"pfn = PHYS_PFN(addr) = addr >> PAGE_SHIFT = addr >> {a.page_shift}"),
+                  answer, expected)
+
+
+def check_struct_page_address(answer: object, pfn: int, arch: str = "x86_64") -> CheckResult:
+    """Check "at which virtual address is the struct page of ``pfn``?" (vmemmap + pfn)."""
+    a = get_arch(arch)
+    base = vmemmap_base(a)
+    expected = pfn_to_page(a, pfn)
+    mistakes = {
+        base + pfn: "that adds the pfn as bytes; vmemmap + pfn steps over whole struct pages "
+                    f"({a.struct_page_size} bytes each)",
+        base + (pfn << a.page_shift): "that adds the physical address; index the array with the pfn",
+        pfn * a.struct_page_size: "that is the offset inside the vmemmap; add the vmemmap base",
+        base + pfn * a.page_size: "that multiplies by PAGE_SIZE; each array element is one struct page",
+    }
+    mistakes.pop(expected, None)
+    return in_hex(check_number(answer, expected, mistakes=mistakes,
+                               rule=f"pfn_to_page(pfn) = vmemmap + pfn = {base:#x} + pfn x {a.struct_page_size}"),
+                  answer, expected)

@@ -1,0 +1,82 @@
+"""Problems on sections and memory blocks: the x86 block-size probe, which block holds an address (chapter 02)."""
+from __future__ import annotations
+
+from ..arch import GiB, MiB, TiB, get_arch
+from ..machine import Machine
+from . import Problem, register, rng
+
+__all__ = ["memory_block_size", "block_of_address", "probe_block_size"]
+
+_PROBE_ENDS = (2 * GiB, 16 * GiB, 63 * GiB, 64 * GiB, 64 * GiB + 128 * MiB, 65 * GiB, 96 * GiB,
+               100 * GiB + 256 * MiB, 129 * GiB, 192 * GiB + 512 * MiB, 258 * GiB, 1 * TiB)
+
+
+def probe_block_size(boot_mem_end: int, bare_metal: bool) -> int:
+    """What x86_64 ``probe_memory_block_size()`` returns for a boot-memory end, on bare metal or in a VM."""
+    return Machine("6.12", "x86_64", bare_metal=bare_metal).probe_memory_block_size(boot_mem_end)
+
+
+def _size(n: int) -> str:
+    return f"{n >> 30} GiB" if n % GiB == 0 else f"{n >> 20} MiB"
+
+
+@register("memory-block-size")
+def memory_block_size(seed: int) -> Problem:
+    """How big is a memory block on an x86_64 machine whose boot memory ends at a given address?"""
+    r = rng(seed, "memory-block-size")
+    end = r.choice(_PROBE_ENDS)
+    bare = r.choice([False, True])
+    mib = probe_block_size(end, bare) >> 20
+    vm_sizes = [2048, 1024, 512, 256]
+    mistakes = {
+        128: "128 MiB is for boot memory ending below 64 GiB, or a VM whose end of boot memory is aligned "
+             "to none of 2 GiB / 1 GiB / 512 MiB / 256 MiB",
+        2048: "2 GiB is bare metal's size (64 GiB or more), or a VM whose boot memory ends on a 2 GiB boundary",
+    }
+    for s in vm_sizes[1:]:
+        mistakes.setdefault(s, "the VM rule tries 2 GiB, 1 GiB, 512 MiB, 256 MiB in that order and takes "
+                               "the first that divides the end of boot memory")
+    mistakes.setdefault(end >> 20, "that is the end of boot memory itself, not the block size")
+    mistakes.pop(mib, None)
+    return Problem(
+        "memory-block-size", seed,
+        {"arch": "x86_64", "end of boot memory (max_pfn << PAGE_SHIFT)": f"{end:#x} ({_size(end)})",
+         "machine": "bare metal" if bare else "VM (X86_FEATURE_HYPERVISOR)"},
+        "How many MiB is one memory block (what memory_block_size_bytes() returns)?",
+        mib,
+        f"probe_memory_block_size(): {'bare metal' if bare else 'VM'}, boot memory ends at {_size(end)} "
+        f"-> {mib} MiB; block_size_bytes prints {mib << 20:x}",
+        rule="x86 probe_memory_block_size(): end < 64 GiB -> 128 MiB; bare metal -> 2 GiB; in a VM the largest "
+             "of 2G/1G/512M/256M that divides the end, else 128 MiB",
+        mistakes=mistakes)
+
+
+@register("block-of-address")
+def block_of_address(seed: int) -> Problem:
+    """Which memoryN directory holds a physical address, given block_size_bytes?"""
+    r = rng(seed, "block-of-address")
+    a = get_arch("x86_64")
+    block = r.choice([128 * MiB, 256 * MiB, 512 * MiB, 1 * GiB, 2 * GiB])
+    addr = r.choice([4 * GiB, 8 * GiB, 16 * GiB, 64 * GiB]) + r.randrange(0, 16 * GiB // a.page_size) * a.page_size
+    # drivers/base/memory.c: phys_to_block_id() = memory_block_id(pfn_to_section_nr(PFN_DOWN(phys)))
+    section_nr = a.pfn(addr) // a.pages_per_section
+    sections_per_block = block // a.section_size
+    block_id = section_nr // sections_per_block
+    text = f"{block:x}"
+    mistakes = {
+        section_nr: "that is the section number; a memory block is sections_per_block sections",
+        a.pfn(addr): "that is the pfn",
+        addr // int(text): f"that reads block_size_bytes as decimal; '{text}' is hexadecimal",
+        addr >> 20: "that is the address in MiB",
+    }
+    mistakes.pop(block_id, None)
+    return Problem(
+        "block-of-address", seed,
+        {"arch": "x86_64", "block_size_bytes": text, "physical address": f"{addr:#x}"},
+        "Which memory block (the N of /sys/devices/system/memory/memoryN) holds this address?",
+        block_id,
+        f"section {section_nr} (addr >> {a.section_size_bits}); {sections_per_block} section(s) per block "
+        f"-> memory{block_id} (phys_index {block_id:08x})",
+        rule="block id = section_nr / sections_per_block = phys_addr / memory_block_size_bytes() "
+             "(drivers/base/memory.c memory_block_id())",
+        mistakes=mistakes)

@@ -1,0 +1,65 @@
+"""Problems on page frames: pfn arithmetic and where a pfn's struct page lives (chapter 01)."""
+from __future__ import annotations
+
+from ..arch import ARCHES, GiB, MiB
+from . import Problem, register, rng
+from .vmemmap import VMEMMAP_BASE, pfn_to_page
+
+__all__ = ["pfn_of_address", "struct_page_address"]
+
+
+@register("pfn-of-address")
+def pfn_of_address(seed: int) -> Problem:
+    """Which page frame number holds a physical address, on a random architecture and page size?"""
+    r = rng(seed, "pfn-of-address")
+    arch = ARCHES[r.choice(["x86_64", "arm64-4k", "arm64-16k", "arm64-64k", "ppc64-radix-64k", "s390x"])]
+    base = r.choice([0, 1 * GiB, 4 * GiB, 6 * GiB, 64 * GiB])
+    addr = base + r.randrange(0, 1 * GiB // 8) * 8 + r.choice([0, 8])
+    pfn = arch.pfn(addr)
+    shift = arch.page_shift
+    mistakes = {
+        addr: "that is the address itself; a pfn counts pages, not bytes",
+        addr >> 10: "that shifts by 10 (a count of KiB); shift by PAGE_SHIFT",
+        (addr + arch.page_size - 1) >> shift: "that rounds up, like PFN_UP(); PHYS_PFN() rounds down",
+        addr * arch.page_size: "that multiplies; a pfn is the address divided by PAGE_SIZE",
+    }
+    if shift != 12:
+        mistakes[addr >> 12] = f"that assumes 4 KiB pages; this build has PAGE_SHIFT {shift}"
+    mistakes.pop(pfn, None)
+    return Problem(
+        "pfn-of-address", seed,
+        {"arch": arch.name, "PAGE_SIZE": arch.page_size, "PAGE_SHIFT": shift, "physical address": f"{addr:#x}"},
+        "Which page frame number (pfn) holds this physical address? (an int; 0x... literals are fine)",
+        pfn,
+        f"PHYS_PFN({addr:#x}) = {addr:#x} >> {shift} = {pfn:#x} = {pfn}; "
+        f"the byte is at offset {addr & (arch.page_size - 1):#x} in that page",
+        rule="pfn = PHYS_PFN(addr) = addr >> PAGE_SHIFT (include/linux/pfn.h)",
+        mistakes=mistakes)
+
+
+@register("struct-page-address")
+def struct_page_address(seed: int) -> Problem:
+    """At which virtual address is the struct page of a given pfn (x86_64 vmemmap, no KASLR)?"""
+    r = rng(seed, "struct-page-address")
+    name = r.choice(sorted(VMEMMAP_BASE))
+    arch = ARCHES[name]
+    addr = r.choice([16 * MiB, 1 * GiB, 4 * GiB, 5 * GiB, 64 * GiB]) + r.randrange(0, 32768) * arch.page_size
+    pfn = arch.pfn(addr)
+    base = VMEMMAP_BASE[name]
+    page = pfn_to_page(arch, pfn)
+    mistakes = {
+        base + pfn: "that adds the pfn in bytes; vmemmap + pfn is pointer arithmetic on struct page (64 bytes each)",
+        base + addr: "that adds the physical address; index the array with the pfn",
+        base + addr * arch.struct_page_size: "that indexes with the physical address; index with the pfn",
+        pfn * arch.struct_page_size: "that is the offset into the vmemmap; add the vmemmap base",
+    }
+    mistakes.pop(page, None)
+    return Problem(
+        "struct-page-address", seed,
+        {"arch": name, "vmemmap (VMEMMAP_START, no KASLR)": f"{base:#x}",
+         "sizeof(struct page)": arch.struct_page_size, "pfn": f"{pfn:#x}"},
+        "At which virtual address is the struct page of this pfn? (an int; 0x... literals are fine)",
+        page,
+        f"pfn_to_page({pfn:#x}) = vmemmap + {pfn:#x} = {base:#x} + {pfn:#x} x {arch.struct_page_size} = {page:#x}",
+        rule="pfn_to_page(pfn) = vmemmap + pfn (struct page pointer arithmetic; include/asm-generic/memory_model.h)",
+        mistakes=mistakes)

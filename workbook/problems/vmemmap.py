@@ -1,0 +1,97 @@
+"""The virtual memory map: struct page addresses, PMD mappings, who pays for a new memmap (chapters 01, 03).
+
+With ``CONFIG_SPARSEMEM_VMEMMAP`` the memmap is one virtually contiguous array of
+``struct page`` starting at ``vmemmap``, so ``pfn_to_page()`` is array indexing
+(include/asm-generic/memory_model.h)::
+
+    #define __pfn_to_page(pfn)   (vmemmap + (pfn))
+    #define __page_to_pfn(page)  (unsigned long)((page) - vmemmap)
+
+Only the parts of the array that describe present sections are mapped; x86 maps them
+with PMD-sized (2 MiB) pages (arch/x86/mm/init_64.c ``vmemmap_populate_hugepages()``).
+The helpers below give the addresses and mapping counts the chapters print; the
+``memmap-source`` problem runs a :class:`~workbook.machine.Machine` to see which node
+pays for the memmap of a hot-add.
+"""
+from __future__ import annotations
+
+from ..arch import GiB, MiB, ArchProfile, get_arch
+from ..machine import Machine, NodeSpec
+from ..memory_hotplug import memmap_on_memory_refusal
+from . import Problem, register, rng
+
+__all__ = ["VMEMMAP_BASE", "vmemmap_base", "pfn_to_page", "page_to_pfn", "vmemmap_range", "vmemmap_pmds",
+           "node_memfree_pages", "vmstat_value", "memmap_source_machine"]
+
+# the address arithmetic lives in the model (include/asm-generic/memory_model.h)
+from ..memory_model import (VMEMMAP_BASE, page_to_pfn, pfn_to_page, vmemmap_base,  # noqa: E402,F401
+                            vmemmap_pmds, vmemmap_range)
+
+
+def node_memfree_pages(m: Machine, nid: int) -> int:
+    """``MemFree`` of ``/sys/devices/system/node/node<nid>/meminfo``, in pages."""
+    for line in m.read(f"/sys/devices/system/node/node{nid}/meminfo").splitlines():
+        fields = line.split()
+        if fields[2] == "MemFree:":
+            return int(fields[3]) * 1024 // m.arch.page_size
+    raise ValueError(f"node{nid}/meminfo has no MemFree line")
+
+
+def vmstat_value(m: Machine, name: str) -> int:
+    """One counter of ``/proc/vmstat`` (KeyError if this kernel does not print it, e.g. nr_memmap_pages before 6.11)."""
+    for line in m.read("/proc/vmstat").splitlines():
+        key, _, value = line.partition(" ")
+        if key == name:
+            return int(value)
+    raise KeyError(f"{m.kernel.label} has no {name} in /proc/vmstat")
+
+
+def memmap_source_machine(kernel: str, memmap_on_memory: str, node1_bytes: int) -> Machine:
+    """The chapter-03 VM: node 0 with 1 GiB and CPU 0, node 1 with CPU 1 and ``node1_bytes`` of boot memory."""
+    return Machine(kernel, "x86_64", [NodeSpec(0, [0], 1 * GiB), NodeSpec(1, [1], node1_bytes)],
+                   cmdline=f"memory_hotplug.memmap_on_memory={memmap_on_memory} memhp_default_state=offline")
+
+
+@register("memmap-source")
+def memmap_source(seed: int) -> Problem:
+    """How many pages of node 0's free memory does a hot-add to node 1 take, before any onlining?"""
+    r = rng(seed, "memmap-source")
+    kernel = r.choice(["6.1", "6.12"])
+    mom = r.choice(["0", "1"])
+    node1 = r.choice([0, 0, 512 * MiB])
+    size = r.choice([128 * MiB, 256 * MiB, 512 * MiB, 1 * GiB])
+    m = memmap_source_machine(kernel, mom, node1)
+    before = node_memfree_pages(m, 0)
+    refusal = memmap_on_memory_refusal(m, size)
+    result = m.dimm_add(size, 1)
+    if result.error is not None:        # pragma: no cover - every choice above fits in node 0
+        raise RuntimeError(f"memmap-source seed {seed}: {result.error}")
+    drop = before - node_memfree_pages(m, 0)
+    a = m.arch
+    memmap = a.memmap_pages(size >> a.page_shift)
+    if refusal is None:
+        where = "lives on the hot-added memory itself (memmap_on_memory)"
+    elif node1:
+        where = "comes from node 1, which has memory of its own"
+    else:
+        where = "comes from node 0: node 1 has no memory, so the allocation falls back along node 1's zonelist"
+    why = f"memmap_on_memory refused: {refusal}" if refusal else "memmap_on_memory accepted the add"
+    mistakes = {
+        0: "the memmap only avoids node 0 when it lives on the new memory (memmap_on_memory accepted the "
+           "add) or node 1 has memory of its own",
+        memmap: f"{memmap} pages is the whole memmap; here it {where}",
+        memmap * a.page_size // 1024: "that is the memmap in kB; the question asks for pages",
+        size >> a.page_shift: "that is the number of pages hot-added, not the pages of memmap describing them",
+    }
+    mistakes.pop(drop, None)
+    return Problem(
+        "memmap-source", seed,
+        {"kernel": kernel, "memory_hotplug.memmap_on_memory": mom, "node 0 boot memory": "1 GiB",
+         "node 1 boot memory": f"{node1 >> 20} MiB", "hot-added to node 1": f"{size >> 20} MiB",
+         "memhp_default_state": "offline"},
+        "By how many pages does node 0's MemFree drop when the DIMM is hot-added (before anything is onlined)?",
+        drop,
+        f"the memmap is {memmap} pages; {why}; it {where}: node 0 loses {drop} pages",
+        rule="sparse_add_section() populates the memmap at hot-add: from the altmap when memmap_on_memory is "
+             "used, else vmemmap_alloc_block() -> alloc_pages_node(nid) with fallback to other nodes",
+        mistakes=mistakes)
