@@ -130,12 +130,21 @@ def machine_from_scenario(sc: dict) -> Machine:
     return m
 
 
-def _eval_wait(m: Machine, until: str) -> bool:
-    mm = re.fullmatch(r"\[\s*(!\s*)?-[de]\s+(\S+)\s*\]", until.strip())
-    if not mm:
-        return True
-    there = m.exists(mm.group(2))
-    return not there if mm.group(1) else there
+def _eval_wait(m: Machine, until: str) -> bool | None:
+    """Evaluate a ``wait`` condition: ``[ -d PATH ]``, ``[ ! -e PATH ]``, ``grep -q TEXT PATH``; None if unknown."""
+    s = until.strip()
+    mm = re.fullmatch(r"\[\s*(!\s*)?-[def]\s+(\S+)\s*\]", s)
+    if mm:
+        there = m.exists(mm.group(2))
+        return not there if mm.group(1) else there
+    mm = re.fullmatch(r"(!\s*)?grep\s+-q[sx]*\s+['\"]?([^'\"]+?)['\"]?\s+(\S+)", s)
+    if mm:
+        try:
+            found = mm.group(2) in m.read(mm.group(3))
+        except KernelError:
+            found = False
+        return not found if mm.group(1) else found
+    return None
 
 
 class _Runner:
@@ -167,7 +176,11 @@ class _Runner:
             res.fields.append(Field(step, f"write {a['value']} > {a['path'].split('/')[-2]}/"
                                           f"{a['path'].split('/')[-1]} errno", got, want))
         elif op == "wait":
-            res.fields.append(Field(step, f"wait {a['until']}", _eval_wait(m, a["until"]), bool(a["ok"])))
+            got = _eval_wait(m, a["until"])
+            if got is None:
+                res.notes.append(f"{step}: wait condition not understood, not compared: {a['until']}")
+            else:
+                res.fields.append(Field(step, f"wait {a['until']}", got, bool(a["ok"])))
         elif op == "workload_start":
             w = m.start_workload(int(a["node"]), int(a["bytes"]), a.get("cpu"), "stress")
             self.running.setdefault(("anon", int(a["node"])), []).append(w)
