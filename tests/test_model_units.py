@@ -115,7 +115,8 @@ def test_call_trace_names_kernel_functions():
         assert fn in names
     assert names.index("mhp_init_memmap_on_memory") < names.index("online_pages")
     text = m.trace.format(m.trace.since(mark))
-    assert "  memory_block_online()  mm/memory_hotplug.c" in text
+    assert "  memory_block_online()  drivers/base/memory.c" in text
+    assert "    online_pages()  mm/memory_hotplug.c" in text
 
 
 def test_sysfs_tree_and_reads():

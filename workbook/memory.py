@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from .cmdline import (MMOP_OFFLINE, MMOP_ONLINE, MMOP_ONLINE_KERNEL, MMOP_ONLINE_MOVABLE,
                       mhp_online_type_from_str)
-from .errors import EINVAL, KernelError
+from .errors import EHWPOISON, EINVAL, KernelError
 from .memremap import VmemAltmap
 from .pagemap import PageMap
 from .trace import kernel_function
@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .mmzone import Run, Zone
 
 __all__ = ["MemoryBlock", "MemoryGroup", "MEM_ONLINE", "MEM_GOING_OFFLINE", "MEM_OFFLINE",
-           "state_store", "online_store", "valid_zones_show", "state_show", "device_online", "device_offline"]
+           "state_store", "online_store", "valid_zones_show", "state_show", "device_online", "device_offline",
+           "memory_block_online", "memory_block_offline"]
 
 # include/linux/memory.h (6.1 bit values; only the first three are visible to user space)
 MEM_ONLINE = 1 << 0
@@ -154,7 +155,6 @@ def memory_subsys_offline(m: "Machine", mem: MemoryBlock) -> None:
 @kernel_function("drivers/base/memory.c")
 def memory_block_change_state(m: "Machine", mem: MemoryBlock, to_state: int, from_state: int) -> None:
     """memory_block_change_state(): -EINVAL unless in ``from_state``; GOING_OFFLINE while offlining."""
-    from .memory_hotplug import memory_block_offline, memory_block_online
     if mem.state != from_state:
         raise KernelError(EINVAL, f"{mem.name} is not {from_state}", function="memory_block_change_state")
     if to_state == MEM_OFFLINE:
@@ -201,3 +201,53 @@ def online_store(m: "Machine", mem: MemoryBlock, buf: str) -> int:
     else:
         device_offline(m, mem)
     return len(buf)
+
+
+# --------------------------------------------------------------------------------------------
+# memory_block_online() / memory_block_offline(): the block-level steps around
+# online_pages() / offline_pages() (drivers/base/memory.c since 5.13's memmap_on_memory)
+# --------------------------------------------------------------------------------------------
+@kernel_function("drivers/base/memory.c")
+def memory_block_online(m: "Machine", mem: MemoryBlock) -> None:
+    """memory_block_online(): pick the zone, initialise the vmemmap pages, online the rest."""
+    from .memory_hotplug import (adjust_present_page_count, mhp_deinit_memmap_on_memory,
+                                 mhp_init_memmap_on_memory, offline_pages, online_pages, zone_for_pfn_range)
+    if m.kernel.hwpoison_online_check and m.hwpoisoned_pages(mem):
+        raise KernelError(EHWPOISON, f"{mem.name} has hwpoisoned pages", function="memory_block_online")
+    zone = zone_for_pfn_range(m, mem.online_type, mem.nid, mem.group, mem.start_pfn, mem.nr_pages)
+    V = mem.vmemmap_pages
+    if V:
+        mhp_init_memmap_on_memory(m, mem, zone)
+    try:
+        online_pages(m, mem, mem.start_pfn + V, mem.nr_pages - V, zone)
+    except KernelError:
+        if V:
+            mhp_deinit_memmap_on_memory(m, mem, zone)
+        raise
+    if V:
+        # "Account once onlining succeeded."
+        adjust_present_page_count(m, zone, mem.group, V)
+    mem.zone = zone
+
+
+@kernel_function("drivers/base/memory.c")
+def memory_block_offline(m: "Machine", mem: MemoryBlock) -> None:
+    """memory_block_offline(): unaccount the vmemmap pages, offline the rest, then deinit the vmemmap."""
+    from .memory_hotplug import (adjust_present_page_count, mhp_deinit_memmap_on_memory,
+                                 mhp_init_memmap_on_memory, offline_pages, online_pages, zone_for_pfn_range)
+    if mem.zone is None:
+        raise KernelError(EINVAL, f"{mem.name} spans several zones", function="memory_block_offline")
+    zone = mem.zone
+    V = mem.vmemmap_pages
+    if V:
+        # "Unaccount before offlining, such that unpopulated zone and kthreads can properly be torn down"
+        adjust_present_page_count(m, zone, mem.group, -V)
+    try:
+        offline_pages(m, mem, mem.start_pfn + V, mem.nr_pages - V, zone)
+    except KernelError:
+        if V:
+            adjust_present_page_count(m, zone, mem.group, V)
+        raise
+    if V:
+        mhp_deinit_memmap_on_memory(m, mem, zone)
+    mem.zone = None

@@ -33,6 +33,9 @@ __all__ = [
     "memory_block_online", "memory_block_offline", "try_remove_memory", "scan_movable_pages",
 ]
 
+# memory_block_online()/memory_block_offline() live in drivers/base/memory.c (memory.py);
+# they are re-exported at the end of this module for convenience.
+
 # include/linux/memory_hotplug.h
 MHP_NONE = 0
 MHP_MERGE_RESOURCE = 1 << 0
@@ -455,27 +458,6 @@ def online_pages(m: "Machine", mem: MemoryBlock, pfn: int, nr_pages: int, zone: 
         m.node_gets_kernel_memory(node)
 
 
-@kernel_function("mm/memory_hotplug.c")
-def memory_block_online(m: "Machine", mem: MemoryBlock) -> None:
-    """memory_block_online(): pick the zone, initialise the vmemmap pages, online the rest."""
-    if m.kernel.hwpoison_online_check and m.hwpoisoned_pages(mem):
-        raise KernelError(EHWPOISON, f"{mem.name} has hwpoisoned pages", function="memory_block_online")
-    zone = zone_for_pfn_range(m, mem.online_type, mem.nid, mem.group, mem.start_pfn, mem.nr_pages)
-    V = mem.vmemmap_pages
-    if V:
-        mhp_init_memmap_on_memory(m, mem, zone)
-    try:
-        online_pages(m, mem, mem.start_pfn + V, mem.nr_pages - V, zone)
-    except KernelError:
-        if V:
-            mhp_deinit_memmap_on_memory(m, mem, zone)
-        raise
-    if V:
-        # "Account once onlining succeeded."
-        adjust_present_page_count(m, zone, mem.group, V)
-    mem.zone = zone
-
-
 # --------------------------------------------------------------------------------------------
 # offline
 # --------------------------------------------------------------------------------------------
@@ -621,27 +603,6 @@ def offline_pages(m: "Machine", mem: MemoryBlock, start_pfn: int, nr_pages: int,
     _ = had_normal, isolated
 
 
-@kernel_function("mm/memory_hotplug.c")
-def memory_block_offline(m: "Machine", mem: MemoryBlock) -> None:
-    """memory_block_offline(): unaccount the vmemmap pages, offline the rest, then deinit the vmemmap."""
-    if mem.zone is None:
-        raise KernelError(EINVAL, f"{mem.name} spans several zones", function="memory_block_offline")
-    zone = mem.zone
-    V = mem.vmemmap_pages
-    if V:
-        # "Unaccount before offlining, such that unpopulated zone and kthreads can properly be torn down"
-        adjust_present_page_count(m, zone, mem.group, -V)
-    try:
-        offline_pages(m, mem, mem.start_pfn + V, mem.nr_pages - V, zone)
-    except KernelError:
-        if V:
-            adjust_present_page_count(m, zone, mem.group, V)
-        raise
-    if V:
-        mhp_deinit_memmap_on_memory(m, mem, zone)
-    mem.zone = None
-
-
 # --------------------------------------------------------------------------------------------
 # hot-remove
 # --------------------------------------------------------------------------------------------
@@ -682,3 +643,6 @@ def try_remove_memory(m: "Machine", start: int, size: int) -> None:
     m.remove_sections(start, size)
     if nid is not None:
         m.try_offline_node(nid)
+
+
+from .memory import memory_block_offline, memory_block_online  # noqa: E402  (drivers/base/memory.c)

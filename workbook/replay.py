@@ -309,11 +309,11 @@ def _run_lsmem(m: Machine, lsmem: str, args: list[str]) -> str:
 def replay(capture_dir: str, lsmem: str | None = "auto") -> ReplayResult:
     """Replay one capture folder and compare every step; see the module docstring for the fields."""
     sc = json.load(open(os.path.join(capture_dir, "scenario.json")))
+    res = ReplayResult(capture_dir)
     if lsmem == "auto":
         lsmem = shutil.which("lsmem")
-    res = ReplayResult(capture_dir)
-    if lsmem is None:
-        res.notes.append("lsmem (util-linux) not found: the lsmem tables were not compared")
+        if lsmem is None:
+            res.notes.append("lsmem (util-linux) not found: the lsmem tables were not compared")
     run = _Runner(sc)
     res.machine = run.m
     for step in sc["steps"]:

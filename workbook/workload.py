@@ -52,6 +52,9 @@ class Allocation:
         self._next_key += 1
         self.units[key] = (zone, pfn, order)
 
+    def __repr__(self) -> str:
+        return f"<Allocation {self.owner} {self.name!r} ({self.kind}) node {self.nid}: {self.pages} pages>"
+
     @property
     def pages(self) -> int:
         """Pages held."""
