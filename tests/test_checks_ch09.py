@@ -1,0 +1,31 @@
+"""Chapter 09 check cells: the memmap after offline, removal granularity, the block that fails an eject."""
+from __future__ import annotations
+
+import pytest
+
+from widgets.checks_ch09 import check_failed_block, check_memmap_after_offline, check_remove_errno
+
+
+@pytest.mark.parametrize("kernel", ["5.13", "6.1", "6.12"])
+def test_memmap_stays_after_offline(kernel: str) -> None:
+    assert check_memmap_after_offline(512, kernel=kernel).ok
+    assert "arch_remove_memory" in check_memmap_after_offline(0, kernel=kernel).message
+
+
+def test_remove_granularity() -> None:
+    for answer in ("EINVAL", 22, -22, "einval"):
+        assert check_remove_errno(answer, kernel="6.1").ok
+    assert check_remove_errno("EINVAL", kernel="5.13").ok
+    assert check_remove_errno("ok", kernel="6.12").ok and check_remove_errno(0, kernel="6.12").ok
+    assert "6.8+" in check_remove_errno("EINVAL", kernel="6.12").message
+    assert "still online" in check_remove_errno("EBUSY").message
+    assert "one whole block" in check_remove_errno("ok").message
+    assert not check_remove_errno(None).ok
+
+
+def test_failed_block() -> None:
+    assert check_failed_block("memory33").ok and check_failed_block(33).ok
+    assert "first kernel block" in check_failed_block("memory35").message
+    assert "ZONE_MOVABLE" in check_failed_block("memory34").message
+    assert "never completes" in check_failed_block("deleted").message
+    assert check_failed_block("deleted", online_types=("online_movable", "online_movable")).ok

@@ -1,0 +1,27 @@
+"""Chapter 11 check cells: the first kernel with per-block altmaps, force-mode waste, the hot-add ceiling."""
+from __future__ import annotations
+
+from widgets.checks_ch11 import (VERSIONS, check_first_self_hosting_kernel, check_force_waste, check_max_hotplug_end,
+                                 self_hosted_blocks)
+from workbook.arch import MiB
+
+
+def test_multi_block_adds_self_host_from_6_8() -> None:
+    assert [self_hosted_blocks(k) for k in VERSIONS] == [0, 0, 0, 4, 4]
+    assert self_hosted_blocks("6.1", 128 * MiB) == 1
+    assert check_first_self_hosting_kernel("6.8").ok
+    assert "force" in check_first_self_hosting_kernel("6.6").message
+    assert check_first_self_hosting_kernel("5.13", size=128 * MiB).ok
+
+
+def test_force_waste() -> None:
+    assert check_force_waste(28).ok
+    assert check_force_waste(0, arch="x86_64").ok
+    assert "padding only" in check_force_waste(32).message
+    assert "in bytes" in check_force_waste(28 * 65536).message
+
+
+def test_max_hotplug_end() -> None:
+    assert repr(check_max_hotplug_end(1 << 46)) == "right: 0x400000000000"
+    assert check_max_hotplug_end(1 << 52, arch="x86_64-la57").ok
+    assert "MAX_PHYSMEM_BITS = 46" in check_max_hotplug_end(1 << 47).message

@@ -1,0 +1,81 @@
+"""Check cells of chapter 08 (pfn walkers): online struct pages of the memmap, kpageflags words, walker visits."""
+from __future__ import annotations
+
+from widgets.checks import CheckResult, check_number
+from widgets.checks_ch01 import in_hex
+from workbook.arch import MiB
+from workbook.machine import Machine
+from workbook.pagemap import kpf_names
+from workbook.problems.pfn_walkers import WALKER_RULES, walker_machine, walker_visits
+from workbook.walkers import pfn_to_online_page
+
+__all__ = ["check_online_memmap_pfns", "check_kpageflags_word", "check_walker_visits"]
+
+
+def check_online_memmap_pfns(answer: object, kernel: str = "6.12", block_size: int = 128 * MiB,
+                             state: str = "online_movable") -> CheckResult:
+    """Check "for how many of the block's memmap pfns does pfn_to_online_page() return a page?"."""
+    m = Machine(kernel, cmdline="memory_hotplug.memmap_on_memory=1 memhp_default_state=offline", block_size=block_size)
+    bid = m.dimm_add(block_size, 1, "dimm1").blocks[0]
+    if state != "offline":
+        m.write(f"/sys/devices/system/memory/memory{bid}/state", state)
+    b = m.blocks[bid]
+    v = b.vmemmap_pages
+    expected = sum(pfn_to_online_page(m, p) for p in range(b.start_pfn, b.start_pfn + v))
+    mistakes = {
+        0: ("that is the design intent of the first patches (the memmap range 'is not online although it is used') "
+            "and true before onlining, but SECTION_IS_ONLINE is set per section and the memmap shares its section "
+            "with the buddy pages"),
+        b.nr_pages: "that counts every pfn of the block; the question is about its memmap pfns only",
+        b.nr_pages - v: "that is the buddy part of the block; the question is about its memmap pfns",
+    }
+    if state == "offline":
+        mistakes[v] = "the block is offline: its sections are not online, so pfn_to_online_page() is NULL everywhere"
+    mistakes.pop(expected, None)
+    return check_number(answer, expected, mistakes=mistakes,
+                        rule="pfn_to_online_page(pfn) is not NULL iff online_section_nr(pfn_to_section_nr(pfn)): "
+                             "online_pages() sets SECTION_IS_ONLINE for whole sections (online_mem_sections())")
+
+
+def check_kpageflags_word(answer: object, kernel: str = "6.12", pfn: int = 0x100000,
+                          state: str = "online_movable") -> CheckResult:
+    """Check "which /proc/kpageflags word does ``pfn`` of the hot-added block memory32 read?"."""
+    m = walker_machine(kernel, state)
+    expected = int(m.kpageflags(pfn, 1)[0])
+    rule = ("fs/proc/page.c stable_page_flags(): KPF_NOPAGE (bit 20) without an online struct page, KPF_BUDDY (10) "
+            "for free pages, KPF_RESERVED (32) copies PG_reserved, KPF_OWNER_PRIVATE (37) copies PG_owner_priv_1 "
+            "(= PG_vmemmap_self_hosted)")
+    mistakes: dict[int, str] = {}
+    for other in ("5.13", "6.1", "6.12"):
+        if other == kernel:
+            continue
+        word = int(walker_machine(other, state).kpageflags(pfn, 1)[0])
+        if word != expected:
+            mistakes.setdefault(word, f"that is Linux {other}'s word ({kpf_names(word)}); {kernel} reads "
+                                      f"{kpf_names(expected)}")
+    mistakes.setdefault(1 << 20, "that is KPF_NOPAGE: the word of a pfn without an online struct page; the block "
+                                 "is online")
+    mistakes.setdefault(1 << 10, "that is KPF_BUDDY, the word of a free page; this pfn holds memmap")
+    for bit in (32, 37, 20, 10):
+        mistakes.setdefault(bit, f"that is a bit number ({bit}), not a word; the word with bit {bit} set is "
+                                 f"1 << {bit} = {1 << bit:#x}")
+    mistakes.pop(expected, None)
+    return in_hex(check_number(answer, expected, mistakes=mistakes, rule=rule), answer, expected)
+
+
+def check_walker_visits(answer: object, kernel: str = "6.1", walker: str = "generic",
+                        state: str = "online_movable") -> CheckResult:
+    """Check "how many of memory32's pfns does ``walker`` visit on ``kernel``?"."""
+    expected = walker_visits(kernel, walker, state)
+    mistakes: dict[int, str] = {
+        32768: "that is every pfn of the block: the walker passes some over",
+        512: "that is how many pfns it skips",
+    }
+    for other in ("5.13", "6.1", "6.12"):
+        if other != kernel:
+            theirs = walker_visits(other, walker, state)
+            if theirs != expected:
+                mistakes[theirs] = (f"that is what Linux {other} gives; on {kernel} the self-hosted memmap pages are "
+                                    + ("PageReserved" if kernel != "6.12" else "not PageReserved"))
+    mistakes.pop(expected, None)
+    return check_number(answer, expected, mistakes=mistakes, rule=WALKER_RULES[walker])

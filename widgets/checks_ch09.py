@@ -1,0 +1,108 @@
+"""Check cells of chapter 09 (hot-remove): the memmap after offline, removal granularity, the failing block."""
+from __future__ import annotations
+
+import errno as _errno
+from typing import Sequence
+
+from widgets.checks import CheckResult, check_number
+from workbook.arch import GiB, MiB
+from workbook.errors import KernelError
+from workbook.machine import Machine
+from workbook.memory_hotplug import try_remove_memory
+from workbook.problems.hot_remove import EJECT_RULE, eject_outcome
+
+__all__ = ["check_memmap_after_offline", "check_remove_errno", "two_adjacent_dimms", "check_failed_block"]
+
+_CMDLINE = "memory_hotplug.memmap_on_memory=1 memhp_default_state=offline"
+_MEM = "/sys/devices/system/memory"
+
+
+def check_memmap_after_offline(answer: object, kernel: str = "6.12") -> CheckResult:
+    """Check "after offlining memory32, how many pfns of its self-hosted memmap are still mapped?"."""
+    m = Machine(kernel, cmdline=_CMDLINE)
+    m.dimm_add(128 * MiB, 1, "dimm1")
+    m.write(f"{_MEM}/memory32/state", "online_movable")
+    m.write(f"{_MEM}/memory32/state", "offline")
+    b = m.blocks[32]
+    expected = b.altmap.alloc if b.altmap is not None else b.nr_vmemmap_pages
+    mistakes = {
+        0: ("offlining does not free the memmap: mhp_deinit_memmap_on_memory() only undoes the zone and present "
+            "accounting; the vmemmap stays mapped until arch_remove_memory()"),
+        32256: "that is the buddy part, which offlining took out of the free lists",
+        32768: "that is the whole block; its memmap is only the first part of it",
+    }
+    mistakes.pop(expected, None)
+    return check_number(answer, expected, mistakes=mistakes,
+                        rule="\"vmemmap pages have a different lifecycle than the pages they describe (they remain "
+                             "until the memory is unplugged)\" (drivers/base/memory.c, memory_block_online())")
+
+
+def two_adjacent_dimms(kernel: str) -> Machine:
+    """The chapter's VM with two 128 MiB DIMMs on node 1 (memory32 and memory33, both offline)."""
+    m = Machine(kernel, cmdline=_CMDLINE)
+    m.dimm_add(128 * MiB, 1, "dimm1")
+    m.dimm_add(128 * MiB, 1, "dimm2")
+    return m
+
+
+def _errno_of(value: object) -> int | None:
+    """An errno from a name ("EINVAL"), a number (22 or -22), or 0 for "ok"."""
+    if isinstance(value, str):
+        v = value.strip().upper().lstrip("-")
+        if v in ("OK", "0", "SUCCESS"):
+            return 0
+        return getattr(_errno, v, None)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value)
+    return None
+
+
+def check_remove_errno(answer: object, kernel: str = "6.1", start: int = 4 * GiB, size: int = 256 * MiB) -> CheckResult:
+    """Check "what does try_remove_memory(start, size) return over the two DIMMs?" (an errno name, or "ok")."""
+    m = two_adjacent_dimms(kernel)
+    try:
+        try_remove_memory(m, start, size)
+        expected = 0
+    except KernelError as e:
+        expected = e.errno
+    name = "ok" if expected == 0 else _errno.errorcode[expected]
+    rule = ("try_remove_memory(): every block offline, else EBUSY; 5.13-6.7 refuse a range with self-hosted memmap "
+            "unless it is exactly one memory block (EINVAL, \"wrong granularity\"); 6.8+ remove block by block, "
+            "each with its own altmap")
+    if answer is None:
+        return CheckResult(False, "no answer yet: an errno name such as 'EBUSY', or 'ok'", rule)
+    got = _errno_of(answer)
+    if got == expected:
+        return CheckResult(True, name)
+    hints = {
+        _errno.EBUSY: "EBUSY is for blocks that are still online; both blocks are offline",
+        _errno.EINVAL: ("Linux 6.8+ keeps an altmap per block and removes the range block by block"
+                        if expected == 0 else "that is right in spirit, but check the errno name"),
+        0: ("Linux 5.13-6.7 can tear a self-hosted memmap down only one whole block at a time: the altmap is "
+            "rebuilt from the blocks' nr_vmemmap_pages, for exactly one block"),
+    }
+    return CheckResult(False, f"{answer!r}: {hints.get(got, 'that is not it')}", rule)
+
+
+def check_failed_block(answer: object, online_types: Sequence[str] = ("online_movable", "online_kernel",
+                                                                      "online_movable", "online_kernel"),
+                       kernel: str = "6.12") -> CheckResult:
+    """Check "device_del of a DIMM whose blocks are ``online_types``: which block is named in 'Offline failed.'?"."""
+    expected = eject_outcome(kernel, online_types)
+    if answer is None:
+        return CheckResult(False, "no answer yet: a block name such as 'memory33', or 'deleted'", EJECT_RULE)
+    got = f"memory{answer}" if isinstance(answer, int) and not isinstance(answer, bool) else str(answer).strip()
+    if got == expected:
+        return CheckResult(True, expected)
+    names = {f"memory{32 + i}": t for i, t in enumerate(online_types)}
+    if got == "deleted":
+        hint = (f"{expected} is in ZONE_NORMAL and holds the kernel's first allocations on node 1: it cannot be "
+                "offlined, so the eject never completes")
+    elif names.get(got) == "online_kernel":
+        hint = ("that block is ZONE_NORMAL too, but holds no unmovable page; the second pass stops at the first "
+                "block that fails, and the kernel's first allocations on node 1 went to the first kernel block")
+    elif names.get(got, "").startswith("online_movable"):
+        hint = "that block is in ZONE_MOVABLE: its pages migrate to node 0, and it offlines"
+    else:
+        hint = "that is not it"
+    return CheckResult(False, f"{answer!r}: {hint}", EJECT_RULE)

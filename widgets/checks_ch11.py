@@ -1,0 +1,81 @@
+"""Check cells of chapter 11 (kernel versions and trade-offs): multi-block adds, force-mode waste, E2BIG."""
+from __future__ import annotations
+
+from widgets.checks import CheckResult, check_number
+from widgets.checks_ch01 import in_hex
+from workbook.arch import GiB, MiB, TiB, get_arch
+from workbook.errors import E2BIG
+from workbook.machine import Machine
+from workbook.memory_hotplug import memory_block_memmap_on_memory_pages
+
+__all__ = ["VERSIONS", "self_hosted_blocks", "check_first_self_hosting_kernel", "check_force_waste",
+           "check_max_hotplug_end"]
+
+#: The kernels chapter 11 walks through, oldest first.
+VERSIONS = ("5.13", "6.1", "6.6", "6.8", "6.12")
+
+
+def self_hosted_blocks(kernel: str, size: int = 512 * MiB) -> int:
+    """How many blocks of one ACPI DIMM of ``size`` bytes keep their memmap on themselves (memmap_on_memory=1)."""
+    m = Machine(kernel, cmdline="memory_hotplug.memmap_on_memory=1 memhp_default_state=offline")
+    r = m.dimm_add(size, 1, "dimm1")
+    return sum(1 for b in r.blocks if m.blocks[b].vmemmap_pages)
+
+
+def check_first_self_hosting_kernel(answer: object, size: int = 512 * MiB) -> CheckResult:
+    """Check "which is the first of 5.13, 6.1, 6.6, 6.8, 6.12 where a ``size`` DIMM keeps its memmap on itself?"."""
+    expected = next(k for k in VERSIONS if self_hosted_blocks(k, size))
+    rule = ("5.13-6.7: mhp_supports_memmap_on_memory() requires size == memory_block_size_bytes(), so a "
+            "multi-block add takes its memmap from other memory; 6.8: create_altmaps_and_memory_blocks() gives "
+            "every block of an add its own altmap")
+    if answer is None:
+        return CheckResult(False, "no answer yet: a version string such as '6.1'", rule)
+    got = str(answer).strip()
+    if got == expected:
+        return CheckResult(True, expected)
+    hints = {"5.13": "5.13 merged the feature, for exactly one memory block per add",
+             "6.1": "6.1 still needs size == memory_block_size_bytes()",
+             "6.6": "6.6 added memmap_on_memory=force (pageblock padding), not multi-block adds",
+             "6.12": "6.12 does it, but it is not the first"}
+    return CheckResult(False, f"{answer!r}: {hints.get(got, 'that is not one of the kernels listed')}", rule)
+
+
+def check_force_waste(answer: object, arch: str = "ppc64-radix-64k", kernel: str = "6.12") -> CheckResult:
+    """Check "how many pages per memory block does memmap_on_memory=force waste on ``arch``?"."""
+    m = Machine(kernel, arch, cmdline="memory_hotplug.memmap_on_memory=force")
+    a = m.arch
+    exact = a.memmap_pages(m.block_size >> a.page_shift)
+    padded = memory_block_memmap_on_memory_pages(m)
+    expected = padded - exact
+    mistakes = {
+        a.pageblock_nr_pages: "that is one pageblock; the memmap fills part of it",
+        padded: "that is the padded memmap, all of it; the waste is the padding only",
+        exact: "that is the memmap itself, which is used; the waste is what pads it to a pageblock",
+        expected * a.page_size: "that is in bytes; the question asks for pages",
+    }
+    mistakes.pop(expected, None)
+    return check_number(answer, expected, mistakes=mistakes,
+                        rule="memory_block_memmap_on_memory_pages() in force mode = pageblock_align(PFN_UP(memmap "
+                             "bytes)); the pages between the memmap and the pageblock boundary are never used")
+
+
+def check_max_hotplug_end(answer: object, arch: str = "x86_64") -> CheckResult:
+    """Check "below which physical address must hot-added memory end on ``arch``?" (bytes)."""
+    a = get_arch(arch)
+    expected = a.max_phys_addr
+    m = Machine("6.12", arch, cmdline="memory_hotplug.memmap_on_memory=1", block_size=2 * GiB,
+                ram_bytes=1 * GiB, maxmem_bytes=80 * TiB)
+    refused = m.dimm_add(2 * GiB, 1, "probe", addr=expected).error
+    assert refused is not None and refused.errno == E2BIG, "the model must refuse memory at MAX_PHYSMEM_BITS"
+    mistakes = {
+        1 << 47: "that is 128 TiB, half of 4-level paging's virtual address space; physical memory stops at "
+                 "MAX_PHYSMEM_BITS = 46",
+        1 << 48: "that is 4-level paging's 256 TiB of virtual address space; the physical limit is 2^46",
+        1 << 52: "that is 5-level paging's limit (MAX_PHYSMEM_BITS = 52, pgtable_l5_enabled())",
+        46: "that is MAX_PHYSMEM_BITS; the address is 1 << 46",
+    }
+    mistakes.pop(expected, None)
+    return in_hex(check_number(answer, expected, mistakes=mistakes,
+                               rule="mhp_range_allowed(): start + size <= 1 << MAX_PHYSMEM_BITS, else E2BIG "
+                                    "(x86_64: 46 bits with 4-level paging, 52 with 5-level)"),
+                  answer, expected)

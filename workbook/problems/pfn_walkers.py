@@ -1,0 +1,87 @@
+"""Problems on pfn walkers: which pfns of a hot-added block each walker visits, per kernel (chapter 08)."""
+from __future__ import annotations
+
+from ..arch import MiB
+from ..machine import Machine
+from ..walkers import REASONS, WALKERS, walk
+from . import Problem, register, rng
+
+__all__ = ["WALKER_RULES", "walker_machine", "walker_counts", "walker_visits"]
+
+#: One line per walker: what the kernel function skips (the rule a wrong answer breaks).
+WALKER_RULES = {
+    "generic": "a generic pfn walker (page_owner's init_pages_in_zone(), ...) takes pfn_to_online_page() and skips "
+               "PageReserved pages; the self-hosted memmap is PageReserved up to 6.1, not on 6.12",
+    "hotplug": "offline_pages()' walkers (scan_movable_pages(), start_isolate_page_range()) start at "
+               "buddy_start_pfn = start_pfn + nr_vmemmap_pages: they never see the memmap pages",
+    "compaction-migrate": "isolate_migratepages_block() takes only LRU or __PageMovable pages; free pages and "
+                          "the memmap (not LRU, not movable) are passed over",
+    "compaction-free": "isolate_freepages_block() takes only PageBuddy pages as migration targets",
+    "alloc-contig": "pfn_range_valid_contig() rejects offline, PageReserved and PageHuge pfns; on 6.12 the memmap "
+                    "passes that test but cannot be isolated or migrated (refcount 1, not LRU, not movable)",
+}
+
+_SCENARIOS = ("offline", "online_movable", "online_movable + stress", "online_kernel")
+_STATE_KEY, _STRESS_KEY = "memory32 state", "stress on node 1 (MiB of anonymous memory)"
+
+
+def walker_machine(kernel: str, scenario: str = "online_movable", stress_bytes: int = 0) -> Machine:
+    """The chapter's VM (memmap_on_memory=1) with one 128 MiB DIMM on node 1 (memory32) in ``scenario``."""
+    m = Machine(kernel, cmdline="memory_hotplug.memmap_on_memory=1 memhp_default_state=offline")
+    m.dimm_add(128 * MiB, 1, "dimm1")
+    if scenario != "offline":
+        m.write("/sys/devices/system/memory/memory32/state", scenario.split(" ")[0])
+    if stress_bytes:
+        m.start_workload(1, stress_bytes)
+    return m
+
+
+def walker_counts(kernel: str, walker: str, scenario: str = "online_movable", stress_bytes: int = 0) -> dict[str, int]:
+    """What ``walker`` does with each pfn of memory32: {reason: pfns} (``"visited"`` first)."""
+    m = walker_machine(kernel, scenario, stress_bytes)
+    b = m.blocks[32]
+    return walk(m, walker, b.start_pfn, b.nr_pages).counts()
+
+
+def walker_visits(kernel: str, walker: str, scenario: str = "online_movable", stress_bytes: int = 0) -> int:
+    """How many pfns of memory32 ``walker`` visits (looks at and keeps) on ``kernel``."""
+    return walker_counts(kernel, walker, scenario, stress_bytes).get(REASONS[0], 0)
+
+
+@register("walker-visits")
+def walker_visits_problem(seed: int) -> Problem:
+    """How many pfns of a hot-added 128 MiB block does one pfn walker visit, on one kernel, in one state?"""
+    r = rng(seed, "walker-visits")
+    kernel = r.choice(["5.13", "6.1", "6.12"])
+    walker = r.choice(sorted(WALKERS))
+    scenario = r.choice(_SCENARIOS)
+    stress = r.choice([16, 32, 64]) * MiB if scenario.endswith("stress") else 0
+    counts = walker_counts(kernel, walker, scenario, stress)
+    answer = counts.get(REASONS[0], 0)
+    nr, v = 32768, 512
+    mistakes: dict[object, str] = {
+        nr: "that is every pfn of the block; the walker passes some of them over",
+        nr - v: "that is the buddy part of the block (all pfns minus the 512 memmap pages)",
+        v: "that is the number of self-hosted memmap pages",
+        0: "the block's sections are online, so pfn_to_online_page() returns its pages",
+    }
+    for other in ("5.13", "6.1", "6.12"):
+        if other != kernel:
+            theirs = walker_visits(other, walker, scenario, stress)
+            if theirs != answer:
+                mistakes.setdefault(theirs, f"that is what Linux {other} gives; on {kernel} the memmap pages are "
+                                            + ("PageReserved" if kernel != "6.12" else "no longer PageReserved"))
+    if scenario == "offline":
+        mistakes[nr - v] = "the block is offline: pfn_to_online_page() is NULL for every pfn, memmap included"
+        mistakes[nr] = "the block is offline: its sections are not online, so no pfn is visited"
+    mistakes.pop(answer, None)
+    return Problem(
+        "walker-visits", seed,
+        {"kernel": kernel, "machine": "x86_64, memory_hotplug.memmap_on_memory=1, 128 MiB blocks",
+         "hot-add": "one 128 MiB DIMM on node 1 -> memory32 (pfns 0x100000-0x107fff)",
+         _STATE_KEY: scenario.split(" ")[0], _STRESS_KEY: stress >> 20, "walker": walker},
+        f"How many of memory32's 32768 pfns does the {walker} walker visit (look at and keep)?",
+        answer,
+        "per pfn: " + ", ".join(f"{k} {n}" for k, n in counts.items()),
+        rule=WALKER_RULES[walker],
+        mistakes=mistakes)

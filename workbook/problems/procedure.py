@@ -1,0 +1,113 @@
+"""Problems on the test procedure: what /proc/zoneinfo shows for node 1 after a random sequence (chapter 10)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..arch import MiB
+from ..errors import KernelError
+from ..machine import Machine
+from ..replay import parse_zoneinfo
+from . import Problem, register, rng
+
+__all__ = ["ZONEINFO_RULE", "run_sequence", "zoneinfo_field", "parse_actions"]
+
+ZONEINFO_RULE = ("per block onlined: present += N (memmap included), managed += N - V (the buddy part), spanned "
+                 "covers first to last pfn of the zone; offline undoes it; V = 512 for a 128 MiB block when "
+                 "memmap_on_memory is in effect for that add, else 0 (the memmap then comes from node 0)")
+
+_MEM = "/sys/devices/system/memory"
+
+
+def run_sequence(kernel: str, memmap_on_memory: str, steps: Sequence[tuple]) -> Machine:
+    """Boot the chapter's VM and run ``steps``: ("add", size) hot-adds on node 1, ("state", block, value) writes."""
+    m = Machine(kernel, cmdline=f"memory_hotplug.memmap_on_memory={memmap_on_memory} memhp_default_state=offline")
+    for step in steps:
+        if step[0] == "add":
+            m.dimm_add(int(step[1]), 1)
+        else:
+            m.write(f"{_MEM}/memory{step[1]}/state", step[2])
+    return m
+
+
+def zoneinfo_field(m: Machine, node: int, zone: str, key: str) -> int:
+    """One number of /proc/zoneinfo as the model prints it (``key``: spanned, present, managed, free)."""
+    return parse_zoneinfo(str(m.read("/proc/zoneinfo"))).get((node, zone), {}).get(key, 0)
+
+
+def _describe(step: tuple) -> str:
+    if step[0] == "add":
+        return f"(qemu) device_add pc-dimm {step[1] >> 20}M node=1"
+    return f"echo {step[2]} > memory{step[1]}/state"
+
+
+def parse_actions(text: str) -> list[tuple]:
+    """The steps of a problem's ``actions, in order`` line, as :func:`run_sequence` takes them."""
+    steps: list[tuple] = []
+    for part in text.split("; "):
+        words = part.split()
+        if words[:2] == ["(qemu)", "device_add"]:
+            steps.append(("add", int(words[3].rstrip("M")) * MiB))
+        else:
+            steps.append(("state", int(words[3].split("/")[0].removeprefix("memory")), words[1]))
+    return steps
+
+
+@register("zoneinfo-after")
+def zoneinfo_after(seed: int) -> Problem:
+    """After a few hot-adds, onlines and offlines on node 1: one number of node 1's zone in /proc/zoneinfo."""
+    r = rng(seed, "zoneinfo-after")
+    while True:
+        kernel = r.choice(["6.1", "6.12"])
+        mom = r.choice(["1", "1", "0"])
+        steps: list[tuple] = []
+        blocks: list[int] = []
+        nxt = 32
+        for _ in range(r.choice([1, 2, 3])):
+            size = r.choice([128, 128, 256]) * MiB
+            steps.append(("add", size))
+            blocks += list(range(nxt, nxt + size // (128 * MiB)))
+            nxt += size // (128 * MiB)
+        online = []
+        for b in blocks:
+            t = r.choice(["online_movable", "online_movable", "online_kernel", None])
+            if t:
+                steps.append(("state", b, t))
+                online.append(b)
+        if online and r.random() < 0.5:
+            steps.append(("state", r.choice(online), "offline"))
+        try:
+            m = run_sequence(kernel, mom, steps)
+        except KernelError:
+            continue
+        zones = [z for z in ("Normal", "Movable") if zoneinfo_field(m, 1, z, "spanned")]
+        if zones:
+            break
+    zone = r.choice(zones)
+    key = r.choice(["present", "managed", "managed", "spanned"])
+    answer = zoneinfo_field(m, 1, zone, key)
+    vals = {k: zoneinfo_field(m, 1, zone, k) for k in ("spanned", "present", "managed")}
+    mistakes: dict[object, str] = {}
+    for other, v in vals.items():
+        if other != key and v != answer:
+            mistakes[v] = f"that is {other}, not {key}"
+    alt = "0" if mom == "1" else "1"
+    other_m = run_sequence(kernel, alt, steps)
+    v_alt = zoneinfo_field(other_m, 1, zone, key)
+    if v_alt != answer:
+        mistakes.setdefault(v_alt, f"that is what memmap_on_memory={alt} would give")
+    other_k = run_sequence("6.12" if kernel == "6.1" else "6.1", mom, steps)
+    v_k = zoneinfo_field(other_k, 1, zone, key)
+    if v_k != answer:
+        mistakes.setdefault(v_k, f"that is what Linux {'6.12' if kernel == '6.1' else '6.1'} gives: a multi-block "
+                                 "DIMM self-hosts its memmap only with per-block altmaps (6.8+)")
+    mistakes.pop(answer, None)
+    return Problem(
+        "zoneinfo-after", seed,
+        {"kernel": kernel,
+         "machine": f"x86_64, 128 MiB blocks, memory_hotplug.memmap_on_memory={mom} memhp_default_state=offline",
+         "actions, in order": "; ".join(_describe(s) for s in steps)},
+        f"In /proc/zoneinfo, what does 'Node 1, zone {zone:>8}' show as {key}? (pages)",
+        answer,
+        f"Node 1 {zone}: " + ", ".join(f"{k} {v}" for k, v in vals.items()),
+        rule=ZONEINFO_RULE,
+        mistakes=mistakes)
