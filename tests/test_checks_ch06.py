@@ -1,0 +1,31 @@
+"""Chapter 06 check cells: first online chunk, node MemTotal, the zone plain online picks."""
+from __future__ import annotations
+
+from widgets.checks_ch06 import check_first_online_order, check_node_memtotal_kb, check_online_zone
+from workbook.arch import MiB
+
+
+def test_first_online_order() -> None:
+    assert check_first_online_order(9).ok
+    r = check_first_online_order(10)
+    assert not r.ok and "0x100200" in r.message and "__ffs(pfn)" in r.rule
+    assert check_first_online_order(10, kernel="6.1", size=256 * MiB).ok   # 6.1: no memmap on a 2-block add
+
+
+def test_node_memtotal() -> None:
+    assert check_node_memtotal_kb(258048).ok
+    assert "vmemmap pages are never managed" in check_node_memtotal_kb(262144).message
+    assert "managed in pages" in check_node_memtotal_kb(64512).message
+    assert check_node_memtotal_kb(262144, kernel="6.1").ok
+    assert check_node_memtotal_kb(129024, size=128 * MiB).ok
+
+
+def test_online_zone() -> None:
+    r = check_online_zone("Normal")
+    assert r.ok and "Normal Movable" in r.message
+    r = check_online_zone("Movable")
+    assert not r.ok and "zone_intersects()" in r.message and "default_zone_for_pfn()" in r.rule
+    assert "write the name" in check_online_zone("normal").message
+    assert not check_online_zone(None).ok and not check_online_zone(2).ok
+    assert check_online_zone("Movable", first=None, extra="movable_node").ok
+    assert check_online_zone("Normal", first=None).ok

@@ -1,0 +1,112 @@
+"""Check cells of chapter 07 (offline and migration): the errno of an offline, the logged range, migrated memory.
+
+Every expected value comes from a model machine that performed the writes (the chapter's
+VM with ``dyndbg="file mm/memory_hotplug.c +p"`` so that offline_pages() logs its failures).
+"""
+from __future__ import annotations
+
+import errno as _errno
+import os
+import re
+
+from widgets.checks import CheckResult, check_number
+from widgets.checks_ch01 import in_hex
+from workbook.arch import GiB, MiB
+from workbook.problems.memmap_on_memory import hotplug_vm
+from workbook.problems.offline import DYNDBG, write_outcome
+from workbook.problems.vmemmap import node_memfree_pages
+
+__all__ = ["check_offline_errno", "check_offline_log_start", "check_migrated_kb"]
+
+MEM = "/sys/devices/system/memory"
+_RANGE = re.compile(r"memory offlining \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] failed due to (.*)")
+
+
+def check_offline_errno(answer: object, kernel: str = "6.12", online: str = "online_kernel") -> CheckResult:
+    """Check "what does echo offline give right after onlining a fresh 128 MiB block with ``online``?"."""
+    m = hotplug_vm(kernel, extra=DYNDBG)
+    m.dimm_add(128 * MiB, 1, "dimm1")
+    m.write(f"{MEM}/memory32/state", online)
+    expected = write_outcome(m, f"{MEM}/memory32/state", "offline")
+    rule = ("offline_pages(): start_isolate_page_range() -> has_unmovable_pages() fails with EBUSY on an unmovable "
+            "page in [buddy_start_pfn, end_pfn); a node's first kernel-zone memory gets the kernel's own "
+            "allocations at once")
+    if answer is None:
+        return CheckResult(False, "no answer yet: replace None with \"ok\" or an errno name such as \"EINVAL\"", rule)
+    if isinstance(answer, int) and not isinstance(answer, bool):
+        answer = "ok" if answer == 0 else _errno.errorcode.get(abs(answer), str(answer))
+    if not isinstance(answer, str):
+        return CheckResult(False, f"{answer!r}: answer \"ok\" or an errno name", rule)
+    got = answer.strip()
+    if got == expected:
+        if expected == "ok":
+            return CheckResult(True, "ok: the block went offline")
+        return CheckResult(True, f"{expected} ({os.strerror(getattr(_errno, expected))})")
+    hints = {
+        "ok": "the block is in a kernel zone and already holds the kernel's first allocations on node 1: "
+              "unmovable pages, so isolation fails",
+        "EINVAL": "EINVAL is for a block that is already offline, or a bad string; this block is online",
+        "EINTR": "EINTR comes when migration keeps failing until a signal; here isolation fails before any "
+                 "migration",
+        "ENOMEM": "offlining does not allocate memory of its own",
+        "EBUSY": "nothing unmovable is in the block's buddy part: ZONE_MOVABLE holds only movable pages, and the "
+                 "vmemmap pages are not in the range offline_pages() checks",
+    }
+    return CheckResult(False, f"{got!r}: {hints.get(got, 'that is not it')}", rule)
+
+
+def check_offline_log_start(answer: object, kernel: str = "6.1", size: int = 1 * GiB, block: int = 33) -> CheckResult:
+    """Check "at which physical address does the failed-offline debug line of memory<block> start?".
+
+    The block is onlined online_kernel as node 1's first kernel memory, so the kernel's own
+    allocations land in it and offlining it fails.
+    """
+    m = hotplug_vm(kernel, extra=DYNDBG)
+    m.dimm_add(size, 1, "dimm1")
+    m.write(f"{MEM}/memory{block}/state", "online_kernel")
+    outcome = write_outcome(m, f"{MEM}/memory{block}/state", "offline")
+    lines = [mm for line in m.dmesg_lines if (mm := _RANGE.search(line))]
+    if outcome != "EBUSY" or not lines:           # pragma: no cover - the kernel's first slab is always there
+        raise RuntimeError(f"memory{block} offlined ({outcome}): no failure line to ask about")
+    expected = int(lines[-1].group(1), 16)
+    b = m.blocks[block]
+    a = m.arch
+    start = b.start_pfn << a.page_shift
+    mistakes = {
+        start: "that is the block's first byte; offline_pages() starts after the vmemmap pages",
+        start + (512 << a.page_shift): "on this kernel the DIMM's memmap is not on the block (one block per add "
+                                       "before 6.8): the range starts at the block's first byte",
+        b.start_pfn + b.vmemmap_pages: "that is the pfn; the log prints the physical address (pfn << PAGE_SHIFT)",
+        b.start_pfn: "that is the block's first pfn; the log prints physical addresses",
+        int(lines[-1].group(2), 16): "that is the end of the range (inclusive)",
+    }
+    mistakes.pop(expected, None)
+    return in_hex(check_number(answer, expected, mistakes=mistakes,
+                               rule="memory_block_offline() calls offline_pages(start_pfn + nr_vmemmap_pages, ...); "
+                                    "its pr_debug prints [start_pfn << PAGE_SHIFT, (end_pfn << PAGE_SHIFT) - 1]"),
+                  answer, expected)
+
+
+def check_migrated_kb(answer: object, kernel: str = "6.12", workload: int = 64 * MiB) -> CheckResult:
+    """Check "by how many kB does node 0's MemFree drop when the block running the workload is offlined?"."""
+    m = hotplug_vm(kernel)
+    m.dimm_add(128 * MiB, 1, "dimm1")
+    m.write(f"{MEM}/memory32/state", "online_movable")
+    m.start_workload(1, workload)
+    before = node_memfree_pages(m, 0)
+    m.write(f"{MEM}/memory32/state", "offline")
+    kb = m.arch.page_size // 1024
+    expected = (before - node_memfree_pages(m, 0)) * kb
+    b = m.blocks[32]
+    mistakes = {
+        0: "offlining migrates the workload's pages: they need new pages, and node 0 is the only other node",
+        workload // 1024 // kb: "that is the workload in pages; MemFree is in kB",
+        (b.nr_pages - b.vmemmap_pages) * kb: "only the pages in use move; free pages of the block are just taken "
+                                             "out of the buddy allocator",
+        b.nr_pages * kb: "only the pages in use move, and never the vmemmap pages: they leave with the block",
+        workload: "that is bytes; MemFree is in kB",
+    }
+    mistakes.pop(expected, None)
+    return check_number(answer, expected, mistakes=mistakes,
+                        rule="offline_pages(): scan_movable_pages() + do_migrate_range() move every in-use movable "
+                             "page to another node (alloc_migration_target()); free pages are not copied")

@@ -1,0 +1,88 @@
+"""Problems on memmap-on-memory at hot-add: how many pfns of a new block hold its own memmap (chapter 05).
+
+The answer always comes from a :class:`~workbook.machine.Machine` that really hot-adds the
+DIMM: ``MemoryBlock.vmemmap_pages`` is ``nr_vmemmap_pages`` (5.13 .. 6.7) or
+``altmap->free`` (6.8+), and it is 0 when the memmap was allocated from other memory.
+"""
+from __future__ import annotations
+
+from ..arch import GiB, get_arch
+from ..machine import Machine, NodeSpec
+from ..memory_hotplug import memmap_on_memory_refusal, memory_block_memmap_on_memory_pages
+from . import Problem, register, rng
+
+__all__ = ["selfhosted_pages", "hotplug_vm", "SELFHOSTED_ARCHES"]
+
+#: The builds the problem picks from: (label, architecture, sizeof(struct page)).
+SELFHOSTED_ARCHES: tuple[tuple[str, str, int], ...] = (
+    ("x86_64", "x86_64", 64),
+    ("x86_64 with KMSAN (sizeof(struct page) = 80)", "x86_64", 80),
+    ("arm64, 4 KiB pages", "arm64-4k", 64),
+    ("arm64, 16 KiB pages", "arm64-16k", 64),
+    ("ppc64 radix, 64 KiB pages", "ppc64-radix-64k", 64),
+    ("s390x", "s390x", 64),
+)
+
+
+def hotplug_vm(kernel: str, arch: str = "x86_64", mode: str = "1", struct_page: int = 64,
+               extra: str = "") -> Machine:
+    """The workbook's VM: node 0 with 1 GiB and CPU 0, an empty node 1 with CPU 1, blocks arrive offline."""
+    a = get_arch(arch)
+    if struct_page != a.struct_page_size:
+        a = a.with_struct_page(struct_page)
+    cmdline = f"memory_hotplug.memmap_on_memory={mode} memhp_default_state=offline {extra}".strip()
+    return Machine(kernel, a, [NodeSpec(0, [0], 1 * GiB), NodeSpec(1, [1], 0)], cmdline=cmdline)
+
+
+@register("selfhosted-pages")
+def selfhosted_pages(seed: int) -> Problem:
+    """How many pfns at the start of the DIMM's last memory block hold that block's own memmap?"""
+    r = rng(seed, "selfhosted-pages")
+    kernel = r.choice(["5.13", "6.1", "6.1", "6.12", "6.12", "6.12"])
+    x86, kmsan, arm4k, arm16k, ppc64k, s390 = SELFHOSTED_ARCHES
+    label, arch, sp = r.choice([x86] * 4 + [arm4k] * 2 + [ppc64k] * 2 + [kmsan, arm16k, s390])
+    mode = r.choice(["1", "1", "1", "force"])
+    nblocks = r.choice([1, 1, 2] if kernel != "6.12" else [1, 2, 4])
+    m = hotplug_vm(kernel, arch, mode, sp)
+    a = m.arch
+    size = nblocks * m.block_size
+    refusal = memmap_on_memory_refusal(m, size)
+    res = m.dimm_add(size, 1, "dimm1")
+    if res.error is not None or not res.blocks:      # pragma: no cover - every choice above fits
+        raise RuntimeError(f"selfhosted-pages seed {seed}: {res.error or res.result}")
+    last = m.blocks[res.blocks[-1]]
+    answer = last.vmemmap_pages
+    per_block = last.nr_pages
+    exact = a.memmap_pages(per_block)
+    padded = memory_block_memmap_on_memory_pages(m)
+    mistakes: dict[object, str] = {
+        0: "the kernel accepted memmap_on_memory for this add: the block carries its own memmap",
+        exact: f"{exact} pages is the block's memmap rounded up to whole pages; force mode pads it to whole "
+               f"pageblocks ({a.pageblock_nr_pages} pages)",
+        a.memmap_pages(size >> a.page_shift): "that is the memmap of the whole DIMM; each block holds only "
+                                               "its own memmap, at its own start",
+        a.memmap_bytes(per_block): "that is the memmap in bytes; the question counts pfns",
+    }
+    if answer == 0:
+        mistakes[exact] = f"the memmap is not on the block: {refusal}"
+        mistakes[padded] = f"the memmap is not on the block: {refusal}"
+    mistakes.pop(answer, None)
+    asked = mode
+    read_as = m.params.memmap_on_memory
+    verdict = "accepted" if refusal is None else f"refused ({refusal})"
+    what = f"{label}: " if sp != 64 else ""
+    return Problem(
+        "selfhosted-pages", seed,
+        {"kernel": kernel, "arch": arch, "sizeof(struct page)": sp, "memory_hotplug.memmap_on_memory": asked,
+         "memory block size": f"{m.block_size >> 20} MiB",
+         "hot-added bytes (one DIMM on node 1)": size},
+        f"The DIMM is {nblocks} memory block{'s' if nblocks > 1 else ''}. How many pfns at the start of "
+        f"memory{last.id}, its last block, hold that block's own memmap? (0 if its memmap lives elsewhere)",
+        answer,
+        f"{what}the parameter reads {read_as}; one block's memmap is {a.memmap_bytes(per_block)} bytes = {exact} pages"
+        + (f", padded to {padded} in force mode" if read_as == "force" else "")
+        + f"; mhp_supports_memmap_on_memory() {verdict}: memory{last.id} has {answer} vmemmap pages",
+        rule="mhp_supports_memmap_on_memory(): <= 6.7 one block per add (size == memory_block_size_bytes()); "
+             "memmap a whole number of pages and pageblocks; PMD alignment (arch_supports_memmap_on_memory()); "
+             "force (6.6+) pads to pageblocks; memmap_on_memory=force is read as N before 6.6",
+        mistakes=mistakes)
