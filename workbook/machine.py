@@ -132,7 +132,8 @@ class Machine:
         boot_end = max((e for _, e in usable), default=0)
         self.max_pfn = boot_end >> a.page_shift
         self.block_size = block_size or self.probe_memory_block_size(boot_end)
-        self.printk(f"x86/mm: Memory block size: {self.block_size >> 20}MB")
+        if self.arch.name.startswith("x86_64"):
+            self.printk(f"x86/mm: Memory block size: {self.block_size >> 20}MB")
         # zones per node from the node ranges (free_area_init())
         limits = [(ZONE_DMA, 0, 16 * MiB), (ZONE_DMA32, 16 * MiB, 4 * GiB), (ZONE_NORMAL, 4 * GiB, 1 << 60)]
         self._boot_zone_ranges: dict[tuple[int, int], list[tuple[int, int]]] = {}
@@ -194,6 +195,12 @@ class Machine:
                 z.boot_free = max(z.managed_pages - int(in_use_total * share), 0)
                 self.totalram_pages += z.managed_pages
         self.init_per_zone_wmark_min()
+        if self.params.memmap_on_memory == "force":
+            # set_memmap_mode(): pr_info_once() of the pages force mode pads each block with
+            from .memory_hotplug import memory_block_memmap_on_memory_pages
+            exact = -(-self.arch.memmap_bytes(self.block_size >> self.arch.page_shift) // ps)
+            self.printk(f"Memory hotplug will waste {memory_block_memmap_on_memory_pages(self) - exact} "
+                        "pages in each memory block")
         for node in self.nodes.values():
             node.kthreads_started = node.has_memory()
             node.got_kernel_memory = node.has_normal_memory()
@@ -461,8 +468,9 @@ class Machine:
 
     def init_per_zone_wmark_min(self) -> None:
         """init_per_zone_wmark_min(): min_free_kbytes, watermarks, lowmem reserve, pcp batch/high."""
-        self.min_free_kbytes = pa.calculate_min_free_kbytes(self)
+        self.min_free_kbytes = max(pa.calculate_min_free_kbytes(self), self.min_free_kbytes)
         pa.setup_per_zone_wmarks(self)
+        pa.set_recommended_min_free_kbytes(self)      # CONFIG_TRANSPARENT_HUGEPAGE (khugepaged)
         pa.setup_per_zone_lowmem_reserve(self)
         for node in self.nodes.values():
             for z in node.zones:

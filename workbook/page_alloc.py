@@ -630,8 +630,7 @@ def zone_set_pageset_high_and_batch(m: "Machine", zone: Zone) -> None:
         pcp.batch, pcp.high_min, pcp.high_max = batch, high_min, high_max
         if not m.kernel.pcp_auto_tune:
             pcp.high = high_min
-        else:
-            pcp.high = min(max(pcp.high, high_min), high_max)
+        # 6.7+: pcp->high is left alone here; nr_pcp_alloc() clamps it on the next refill
 
 
 def calculate_min_free_kbytes(m: "Machine") -> int:
@@ -644,22 +643,39 @@ def calculate_min_free_kbytes(m: "Machine") -> int:
     return min(max(kb, 128), 262144)
 
 
+def nr_free_buffer_pages(m: "Machine") -> int:
+    """nr_free_buffer_pages(): managed minus high watermark, over the zones GFP_USER may use."""
+    return sum(max(z.managed_pages - z.high_wmark, 0) for n in m.nodes.values() for z in n.zones[:ZONE_MOVABLE])
+
+
+def set_recommended_min_free_kbytes(m: "Machine") -> None:
+    """mm/khugepaged.c set_recommended_min_free_kbytes(): THP raises min_free_kbytes for anti-fragmentation.
+
+    Two free pageblocks per populated zone up to ZONE_NORMAL, plus MIGRATE_PCPTYPES^2
+    pageblocks to fall back to, capped at 5% of lowmem; only ever raises the value.
+    """
+    nr_zones = sum(1 for n in m.nodes.values() for z in n.zones[:ZONE_MOVABLE] if z.populated())
+    pb = m.arch.pageblock_nr_pages
+    recommended = pb * nr_zones * 2 + pb * nr_zones * MIGRATE_PCPTYPES * MIGRATE_PCPTYPES
+    recommended = min(recommended, nr_free_buffer_pages(m) // 20)
+    recommended <<= m.arch.page_shift - 10
+    if recommended > m.min_free_kbytes:
+        m.min_free_kbytes = recommended
+        setup_per_zone_wmarks(m)
+
+
 def setup_per_zone_wmarks(m: "Machine") -> None:
     """__setup_per_zone_wmarks() with watermark_scale_factor = 10 (and no boost)."""
     pages_min = m.min_free_kbytes >> (m.arch.page_shift - 10)
-    lowmem_pages = sum(z.managed_pages for n in m.nodes.values() for z in n.zones[:ZONE_MOVABLE]) or 1
+    # before the highmem-like rule ZONE_MOVABLE counts as lowmem and takes its share
+    movable_is_lowmem = not m.kernel.movable_min_wmark_like_highmem
+    lowmem_pages = sum(z.managed_pages for n in m.nodes.values() for z in n.zones
+                       if z.idx < ZONE_MOVABLE or (movable_is_lowmem and z.idx == ZONE_MOVABLE)) or 1
     for node in m.nodes.values():
         for z in node.zones:
             tmp = pages_min * z.managed_pages // lowmem_pages
-            if z.idx == ZONE_MOVABLE:
-                if m.kernel.movable_min_wmark_like_highmem:
-                    z.watermark[0] = min(max(z.managed_pages // 1024, SWAP_CLUSTER_MAX), 128)
-                else:
-                    # before the highmem-like rule, ZONE_MOVABLE got its share of min_free_kbytes
-                    lowmem_all = lowmem_pages + sum(x.managed_pages for n2 in m.nodes.values()
-                                                    for x in n2.zones[ZONE_MOVABLE:])
-                    tmp = pages_min * z.managed_pages // lowmem_all
-                    z.watermark[0] = tmp
+            if z.idx == ZONE_MOVABLE and not movable_is_lowmem:
+                z.watermark[0] = min(max(z.managed_pages // 1024, SWAP_CLUSTER_MAX), 128)
             else:
                 z.watermark[0] = tmp
             if not z.managed_pages:

@@ -171,13 +171,17 @@ def buddyinfo(m: "Machine") -> str:
 
 
 def pagetypeinfo(m: "Machine") -> str:
-    """/proc/pagetypeinfo: free blocks per order and migratetype; pageblocks per migratetype."""
+    """/proc/pagetypeinfo (pagetypeinfo_show()): per node with memory, free blocks and pageblocks per migratetype."""
     pb = m.arch.pageblock_order
-    out = [f"Page block order: {pb}\nPages per block:  {1 << pb}\n\n"]
-    out.append("Free pages count per migrate type at order " +
-               "".join(f"{o:6d} " for o in range(m.arch.nr_page_orders)) + "\n")
+    out = []
     for nid in sorted(m.nodes):
-        for z in m.nodes[nid].zones:
+        node = m.nodes[nid]
+        if not node.has_memory():
+            continue
+        out.append(f"Page block order: {pb}\nPages per block:  {1 << pb}\n\n")
+        out.append(f"{'Free pages count per migrate type at order':<43} " +
+                   "".join(f"{o:6d} " for o in range(m.arch.nr_page_orders)) + "\n")
+        for z in node.zones:
             if not z.populated():
                 continue
             for mt in range(MIGRATE_TYPES):
@@ -186,9 +190,8 @@ def pagetypeinfo(m: "Machine") -> str:
                     row = row + _boot_free_by_order(m, z)
                 out.append(f"Node {nid:4d}, zone {z.name:>8}, type {MIGRATETYPE_NAMES[mt]:>12} " +
                            "".join(f"{int(v):6d} " for v in row) + "\n")
-    out.append("\nNumber of blocks type     " + "".join(f"{n:>12} " for n in MIGRATETYPE_NAMES) + "\n")
-    for nid in sorted(m.nodes):
-        for z in m.nodes[nid].zones:
+        out.append(f"\n{'Number of blocks type ':<23}" + "".join(f"{n:>12} " for n in MIGRATETYPE_NAMES) + "\n")
+        for z in node.zones:
             if not z.populated():
                 continue
             counts = np.zeros(MIGRATE_TYPES, dtype=np.int64)
