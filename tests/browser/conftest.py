@@ -214,8 +214,12 @@ class LabPage:
     blocked: list[str] = field(default_factory=list)
 
     def open_notebook(self, name: str, timeout: float = 60) -> None:
-        """Open ``name`` (relative to the served chapters folder) and wait for an idle kernel."""
-        self.page.goto(f"{self.server.url}/lab/tree/{name}?token={self.server.token}")
+        """Open ``name`` (relative to the served chapters folder) and wait for an idle kernel.
+
+        ``reset`` clears the saved workspace, so notebooks opened by earlier tests of the
+        session do not come back as hidden tabs that locators could match.
+        """
+        self.page.goto(f"{self.server.url}/lab/tree/{name}?reset&token={self.server.token}")
         self.page.wait_for_function(_KERNEL_IDLE, timeout=timeout * 1000)
 
     def command(self, name: str, args: dict[str, Any] | None = None) -> Any:
