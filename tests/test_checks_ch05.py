@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from widgets.checks_ch05 import check_kpageflags_word, check_selfhosted_pages
-from workbook.arch import GiB, MiB
+from workbook.arch import MiB
 
 
 def test_selfhosted_pages_single_block_rule() -> None:

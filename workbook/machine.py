@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from .mmzone import ZONE_DMA, ZONE_DMA32, ZONE_MOVABLE, ZONE_NAMES, ZONE_NORMAL,
 from .pagemap import PageKind, PageMap
 from .qemu import Dimm, PcMemoryLayout, pc_memory_layout
 from .trace import CallTrace
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import walkers
 
 __all__ = ["Machine", "NodeSpec"]
 
@@ -668,7 +671,7 @@ class Machine:
         from . import procfs
         return procfs.kpageflags(self, start_pfn, count)
 
-    def page_state(self, start_pfn: int, nr_pages: int) -> "PageState":
+    def page_state(self, start_pfn: int, nr_pages: int) -> "walkers.PageState":
         """Per-pfn state of a range for views: kind, free-block order, section online, pageblock migratetype."""
         from .walkers import page_state
         return page_state(self, start_pfn, nr_pages)

@@ -17,7 +17,7 @@ from .trace import kernel_function
 
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
-    from .mmzone import Run, Zone
+    from .mmzone import Zone
 
 __all__ = ["MemoryBlock", "MemoryGroup", "MEM_ONLINE", "MEM_GOING_OFFLINE", "MEM_OFFLINE",
            "state_store", "online_store", "valid_zones_show", "state_show", "device_online", "device_offline",
@@ -211,7 +211,7 @@ def online_store(m: "Machine", mem: MemoryBlock, buf: str) -> int:
 def memory_block_online(m: "Machine", mem: MemoryBlock) -> None:
     """memory_block_online(): pick the zone, initialise the vmemmap pages, online the rest."""
     from .memory_hotplug import (adjust_present_page_count, mhp_deinit_memmap_on_memory,
-                                 mhp_init_memmap_on_memory, offline_pages, online_pages, zone_for_pfn_range)
+                                 mhp_init_memmap_on_memory, online_pages, zone_for_pfn_range)
     if m.kernel.hwpoison_online_check and m.hwpoisoned_pages(mem):
         raise KernelError(EHWPOISON, f"{mem.name} has hwpoisoned pages", function="memory_block_online")
     zone = zone_for_pfn_range(m, mem.online_type, mem.nid, mem.group, mem.start_pfn, mem.nr_pages)
@@ -233,8 +233,7 @@ def memory_block_online(m: "Machine", mem: MemoryBlock) -> None:
 @kernel_function("drivers/base/memory.c")
 def memory_block_offline(m: "Machine", mem: MemoryBlock) -> None:
     """memory_block_offline(): unaccount the vmemmap pages, offline the rest, then deinit the vmemmap."""
-    from .memory_hotplug import (adjust_present_page_count, mhp_deinit_memmap_on_memory,
-                                 mhp_init_memmap_on_memory, offline_pages, online_pages, zone_for_pfn_range)
+    from .memory_hotplug import adjust_present_page_count, mhp_deinit_memmap_on_memory, offline_pages
     if mem.zone is None:
         raise KernelError(EINVAL, f"{mem.name} spans several zones", function="memory_block_offline")
     zone = mem.zone

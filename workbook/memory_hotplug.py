@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import page_alloc as pa
-from .cmdline import MMOP_OFFLINE, MMOP_ONLINE, MMOP_ONLINE_KERNEL, MMOP_ONLINE_MOVABLE
-from .errors import E2BIG, EBUSY, EEXIST, EINTR, EINVAL, EHWPOISON, ENOMEM, KernelError
-from .memory import MEM_OFFLINE, MEM_ONLINE, MemoryBlock, MemoryGroup
+from .cmdline import MMOP_OFFLINE, MMOP_ONLINE_KERNEL, MMOP_ONLINE_MOVABLE
+from .errors import E2BIG, EBUSY, EEXIST, EINTR, EINVAL, KernelError
+from .memory import MEM_OFFLINE, MemoryBlock, MemoryGroup
 from .memremap import VmemAltmap
 from .mmzone import ZONE_MOVABLE, ZONE_NORMAL, Zone
 from .pagemap import MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_UNMOVABLE, PageKind
@@ -561,14 +561,12 @@ def offline_pages(m: "Machine", mem: MemoryBlock, start_pfn: int, nr_pages: int,
             m.dump_page(bad, "unmovable page")
             m.undo_failed_isolation(mem, zone, start_pfn, end_pfn, bad)
             reason, err = "failure to isolate range", EBUSY
-    isolated = False
     if reason is None:
         m.memory_notify("MEM_GOING_OFFLINE", mem, start_pfn, nr_pages)
         units = scan_movable_pages(m, mem, start_pfn, end_pfn)
         if units:
             from .workload import isolate_block_free_pages, unisolate_block_free_pages
             isolate_block_free_pages(m, zone, mem)
-            isolated = True
             if not do_migrate_range(m, mem, units):
                 unisolate_block_free_pages(m, zone, mem)
                 reason, err = "signal backoff", EINTR
@@ -587,7 +585,7 @@ def offline_pages(m: "Machine", mem: MemoryBlock, start_pfn: int, nr_pages: int,
     zone.managed_pages -= nr_pages
     m.totalram_pages -= nr_pages
     node = m.nodes[zone.nid]
-    had_normal, had_memory = node.has_normal_memory(), node.has_memory()
+    had_memory = node.has_memory()
     adjust_present_page_count(m, zone, mem.group, -nr_pages)
     m.init_per_zone_wmark_min()
     if not zone.populated():
@@ -600,7 +598,6 @@ def offline_pages(m: "Machine", mem: MemoryBlock, start_pfn: int, nr_pages: int,
     remove_pfn_range_from_zone(m, zone, start_pfn, nr_pages)
     mem.pagemap = None
     mem.online_chunks = ([], 0, 0, [])
-    _ = had_normal, isolated
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .mmzone import MAX_NR_ZONES, ZONE_NAMES
-from .pagemap import KPF, MIGRATE_TYPES, MIGRATETYPE_NAMES, PageKind, kind_table
+from .pagemap import KPF, MIGRATE_TYPES, MIGRATETYPE_NAMES, kind_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine

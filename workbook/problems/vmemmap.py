@@ -15,7 +15,7 @@ pays for the memmap of a hot-add.
 """
 from __future__ import annotations
 
-from ..arch import GiB, MiB, ArchProfile, get_arch
+from ..arch import GiB, MiB
 from ..machine import Machine, NodeSpec
 from ..memory_hotplug import memmap_on_memory_refusal
 from . import Problem, register, rng
