@@ -102,6 +102,32 @@ def _replay(args: argparse.Namespace, extra: list[str]) -> int:
     return replay.main(extra)
 
 
+@command("student", "write a student edition of the chapters: solutions emptied, outputs cleared",
+         delegate=True)
+def _student(args: argparse.Namespace, extra: list[str]) -> int:
+    """Run :func:`workbook.teaching.student.main` on the remaining arguments."""
+    from workbook.teaching import student
+
+    return student.main(extra)
+
+
+@command("problems", "print a seeded problem set (answers only with --answers)", delegate=True)
+def _problems(args: argparse.Namespace, extra: list[str]) -> int:
+    """Run :func:`workbook.problems.cli.main` on the remaining arguments."""
+    from workbook.problems import cli
+
+    return cli.main(extra)
+
+
+@command("html", "build a static HTML site of every chapter that renders with no network",
+         delegate=True)
+def _html(args: argparse.Namespace, extra: list[str]) -> int:
+    """Run :func:`workbook.teaching.site.main` on the remaining arguments."""
+    from workbook.teaching import site
+
+    return site.main(extra)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one subparser per registered command."""
     parser = argparse.ArgumentParser(
