@@ -60,3 +60,44 @@ def test_page_state_matches_kpageflags():
     assert (((k >> np.uint64(10)) & np.uint64(1)).astype(bool) == free).all()
     with pytest.raises(ValueError):
         walk(m, "nope", 0, 1)
+
+
+@pytest.mark.parametrize("kernel", ["6.1", "6.12"])
+@pytest.mark.parametrize("walker", ["generic", "hotplug", "compaction-migrate", "compaction-free", "alloc-contig"])
+def test_every_walker_is_its_table_lookup_per_pfn(kernel, walker):
+    """The vectorised fast path (comparisons over a reused mask) equals reason = lut[kind] on any page map."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from workbook import walkers
+
+    m = block(kernel)
+    m.start_workload(1, 8 * MiB)
+    blk = m.blocks[32]
+    pm = blk.pagemap
+    saved = pm.kind.copy()
+    captured = {}
+    real = walkers._walk_lut
+
+    def spy(mm, start, nr, lut, skip_vmemmap=False):
+        captured["lut"], captured["skip"] = lut.copy(), skip_vmemmap
+        return real(mm, start, nr, lut, skip_vmemmap)
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.tuples(st.integers(0, 32767), st.integers(1, 4096), st.integers(0, 14)), max_size=6))
+    def check(patches):
+        pm.kind[:] = saved
+        for start, length, kind in patches:
+            pm.kind[start:start + length] = kind
+        walkers._walk_lut = spy
+        try:
+            got = walk(m, walker, blk.start_pfn, blk.nr_pages).reason
+        finally:
+            walkers._walk_lut = real
+        want = captured["lut"][pm.kind]
+        if captured["skip"]:
+            want[:blk.vmemmap_pages] = walkers.BEFORE_BUDDY_START
+        assert (got == want).all()
+
+    check()
+    pm.kind[:] = saved

@@ -9,6 +9,7 @@ the page and, if not, why: the same decision the kernel function makes, vectoris
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -145,13 +146,44 @@ def _lut(pairs: dict[int, int], default: int) -> np.ndarray:
     return t
 
 
+_scratch = threading.local()
+
+
+def _hits(kinds: np.ndarray, values: list[int]) -> np.ndarray:
+    """``kinds == values[0] | kinds == values[1] ...`` in a reused buffer.
+
+    Fresh 512 KiB temporaries on every walk cost more in page faults than the comparison
+    itself (malloc trims them away between calls), so the mask lives per thread.
+    """
+    buf = getattr(_scratch, "buf", None)
+    if buf is None or len(buf) < 2 * len(kinds):
+        buf = _scratch.buf = np.empty(2 * len(kinds), dtype=bool)
+    hit, more = buf[:len(kinds)], buf[len(kinds):2 * len(kinds)]
+    np.equal(kinds, values[0], out=hit)
+    for v in values[1:]:
+        np.logical_or(hit, np.equal(kinds, v, out=more), out=hit)
+    return hit
+
+
+def _mark(seg: np.ndarray, kinds: np.ndarray, values: list[int], reason: int) -> None:
+    """``seg[kinds in values] = reason``, touching only the span between the first and last hit."""
+    hit = _hits(kinds, values)
+    first = int(hit.argmax())
+    if not hit[first]:
+        return
+    last = len(hit) - int(hit[::-1].argmax())
+    np.copyto(seg[first:last], reason, where=hit[first:last])
+
+
 def _walk_lut(m: "Machine", start_pfn: int, nr: int, lut: np.ndarray, skip_vmemmap: bool = False) -> np.ndarray:
     """One pass per block: reason = lut[kind]; boot memory and offline sections overridden by slices."""
     r = np.full(nr, NO_ONLINE_PAGE, dtype=np.uint8)
     ppb = m.block_size >> m.arch.page_shift
     end = start_pfn + nr
-    # the common case (one or two kinds differ from the rest): comparisons, not a gather
-    default = int(np.bincount(lut).argmax())
+    # The common case (at most two kinds, with one reason, differ from the rest) costs
+    # comparisons, not a gather: np.take() must first widen every uint8 kind to an index.
+    # UNINIT is tested apart; an online section rarely holds one, and .all() says so cheaply.
+    default = int(np.bincount(lut[1:]).argmax())
     special = [k for k in range(1, 16) if lut[k] != default]
     fast = len(special) <= 2 and len({int(lut[k]) for k in special}) <= 1
     for bid in range(start_pfn // ppb, (end - 1) // ppb + 1):
@@ -165,13 +197,11 @@ def _walk_lut(m: "Machine", start_pfn: int, nr: int, lut: np.ndarray, skip_vmemm
         elif b.pagemap is not None:
             kinds = b.pagemap.kind[lo - b.start_pfn:hi - b.start_pfn]
             if fast:
-                seg[:] = default
+                seg.fill(default)
                 if special:
-                    hit = kinds == special[0]
-                    if len(special) > 1:
-                        hit |= kinds == special[1]
-                    if hit.any():
-                        np.copyto(seg, lut[special[0]], where=hit)
+                    _mark(seg, kinds, special, int(lut[special[0]]))
+                if lut[PageKind.UNINIT] != default and kinds.min() == PageKind.UNINIT:
+                    _mark(seg, kinds, [PageKind.UNINIT], int(lut[PageKind.UNINIT]))
             else:
                 np.take(lut, kinds, out=seg)
         elif b.zone is not None:
