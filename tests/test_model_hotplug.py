@@ -287,3 +287,32 @@ def test_numactl_and_procfs_formats():
     assert "Node 1, zone  Movable      0      0      0      0      0      0      0      0      0      1     31 \n" \
         in m.read("/proc/buddyinfo")
     assert "100000000-107ffffff : System RAM\n" in m.read("/proc/iomem")
+
+
+def test_export_sysfs_writes_exactly_the_sysroot_and_replaces_a_stale_export(tmp_path):
+    import os
+    m = qemu("6.12")
+    m.dimm_add(GiB, 1, "d")
+    m.write(f"{MEM}/memory32/state", "online_movable")
+    m.export_sysfs(str(tmp_path))
+    files, links = m_sysroot(m)
+    for rel, content in files.items():
+        assert (tmp_path / rel).read_text() == content, rel
+    for rel, target in links.items():
+        assert os.readlink(tmp_path / rel) == target, rel
+    found = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file() or p.is_symlink()}
+    assert found == set(files) | set(links)
+    # identical attribute files share one inode (written once, then hard-linked)
+    a, b = (tmp_path / f"sys/devices/system/memory/memory{n}/removable" for n in (33, 34))
+    assert os.stat(a).st_ino == os.stat(b).st_ino
+    assert oct(os.stat(tmp_path / "sys/devices/system/memory/memory32/state").st_mode & 0o200) == oct(0o200)
+    # eject the DIMM (ACPI offlines its blocks first): a second export must not keep them
+    assert m.dimm_del("d").error is None
+    m.export_sysfs(str(tmp_path))
+    assert not (tmp_path / "sys/devices/system/memory/memory32").exists()
+    assert not list((tmp_path / "sys/devices/system/node/node1").glob("memory*"))
+
+
+def m_sysroot(m):
+    from workbook.sysfs import sysroot
+    return sysroot(m)
