@@ -329,16 +329,18 @@ def kpageflags(m: "Machine", start_pfn: int, count: int) -> np.ndarray:
     pps = m.arch.pages_per_section
     limit = -(-m.max_pfn // pps) * pps
     count = max(0, min(count, limit - start_pfn))
-    out = np.full(count, 1 << KPF.NOPAGE, dtype=np.uint64)
     if not count:
-        return out
+        return np.zeros(0, dtype=np.uint64)
     from .walkers import page_kinds
     table = kind_table(m.kernel.selfhosted_reserved, m.kernel.vmemmap_self_hosted_flag)
     kinds, online, boot = page_kinds(m, start_pfn, count)
     words = table[kinds]
-    words[boot] = 0
-    out[online] = words[online]
-    return out
+    # masks only where needed: a range of online hot-added blocks has neither case
+    if boot.any():
+        words[boot] = 0
+    if not online.all():
+        words[~online] = np.uint64(1 << KPF.NOPAGE)
+    return words
 
 
 def numactl_hardware(m: "Machine") -> str:
