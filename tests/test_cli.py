@@ -75,3 +75,30 @@ def test_replay_is_delegated_with_its_own_help(capsys: pytest.CaptureFixture[str
         cli.main(["replay", "--help"])
     assert exit_info.value.code == 0
     assert "usage: memhotplug-workbook replay" in capsys.readouterr().out
+
+
+def test_copy_missing_never_overwrites_a_learners_file(tmp_path: Path) -> None:
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    (src / "img").mkdir(parents=True)
+    (src / "01_a.ipynb").write_text("new 01")
+    (src / "02_b.ipynb").write_text("new 02")
+    (src / "img" / "x.png").write_text("png")
+    dest.mkdir()
+    (dest / "01_a.ipynb").write_text("my answers")
+    new = cli.copy_missing(src, dest)
+    assert sorted(p.relative_to(dest).as_posix() for p in new) == ["02_b.ipynb", "img/x.png"]
+    assert (dest / "01_a.ipynb").read_text() == "my answers"
+
+
+def test_lab_from_a_wheel_works_on_a_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    packaged = tmp_path / "site-packages" / "workbook" / "_chapters"
+    packaged.mkdir(parents=True)
+    (packaged / "00_start_here.ipynb").write_text("{}")
+    monkeypatch.setattr(cli, "PACKAGED_CHAPTERS", packaged)
+    monkeypatch.setattr(cli, "find_chapters", lambda start=None: packaged)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["lab", "--print-command"]) == 0
+    out = capsys.readouterr().out
+    assert f"--ServerApp.root_dir={tmp_path / 'memhotplug-workbook'}" in out
+    assert (tmp_path / "memhotplug-workbook" / "00_start_here.ipynb").exists()

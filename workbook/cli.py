@@ -16,7 +16,7 @@ from pathlib import Path
 
 from workbook import __version__
 
-__all__ = ["command", "find_chapters", "lab_argv", "main"]
+__all__ = ["command", "copy_missing", "find_chapters", "lab_argv", "main"]
 
 Handler = Callable[[argparse.Namespace, list[str]], int]
 Configure = Callable[[argparse.ArgumentParser], None]
@@ -50,13 +50,35 @@ def command(name: str, help: str, *, configure: Configure | None = None,
     return register
 
 
+PACKAGED_CHAPTERS = Path(__file__).resolve().parent / "_chapters"   # the wheel's copy
+
+
 def find_chapters(start: Path | None = None) -> Path:
-    """The chapters folder: ``./chapters`` if present, else the one beside the package."""
-    for candidate in ((start or Path.cwd()) / "chapters", Path(__file__).resolve().parent.parent / "chapters"):
+    """The chapters folder: ``./chapters``, else the clone's beside the package, else the wheel's copy."""
+    for candidate in ((start or Path.cwd()) / "chapters", Path(__file__).resolve().parent.parent / "chapters",
+                      PACKAGED_CHAPTERS):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError("no chapters/ folder here or beside the workbook package; "
                             "run from a clone of memhotplug-workbook or pass --root")
+
+
+def copy_missing(src: Path, dest: Path) -> list[Path]:
+    """Copy every file of ``src`` into ``dest`` that ``dest`` does not have yet; returns the new files.
+
+    A learner's edited notebook is never overwritten: only chapters they do not have arrive.
+    """
+    import shutil
+
+    new = []
+    for path in sorted(src.rglob("*")):
+        target = dest / path.relative_to(src)
+        if path.is_dir() or "__pycache__" in path.parts or target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+        new.append(target)
+    return new
 
 
 def lab_argv(root: Path, extra: Sequence[str] = (), euid: int | None = None) -> list[str]:
@@ -85,6 +107,12 @@ def _configure_lab(parser: argparse.ArgumentParser) -> None:
 def _lab(args: argparse.Namespace, extra: list[str]) -> int:
     """Start JupyterLab on the chapters folder; replaces this process."""
     root = (args.root or find_chapters()).resolve()
+    if root == PACKAGED_CHAPTERS:
+        # installed from a wheel: work on a copy in the current folder, never in site-packages
+        work = Path.cwd() / "memhotplug-workbook"
+        copied = copy_missing(root, work)
+        print(f"chapters in {work} ({len(copied)} new file(s) copied from the installed package)")
+        root = work
     argv = lab_argv(root, extra)
     if args.print_command:
         print(" ".join(argv))
