@@ -36,7 +36,7 @@ def test_mistakes_name_the_rule(answer: int, hint: str) -> None:
 
 
 @pytest.mark.parametrize(("answer", "message"), [
-    (None, "no answer yet: replace None with a number"),
+    (None, "not answered yet: replace None with a number"),
     ("16 MiB", "'16 MiB' is not a whole number"),
     (1.5, "1.5 is not a whole number"),
     (True, "True is not a whole number"),

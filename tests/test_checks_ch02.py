@@ -16,7 +16,7 @@ def test_sections_per_block(block: int, arch: str, expected: int) -> None:
 
 @pytest.mark.parametrize(("answer", "hint"), [
     (524288, "number of pages in the block"), (32768, "PAGES_PER_SECTION"), (2048, "block size in MiB"),
-    (None, "no answer yet"), (3, "that is not it"),
+    (None, "not answered yet"), (3, "that is not it"),
 ])
 def test_sections_per_block_mistakes(answer: object, hint: str) -> None:
     r = check_sections_per_block(answer, 2 * GiB)

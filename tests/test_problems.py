@@ -16,6 +16,8 @@ def test_every_generator_is_deterministic_and_printable():
         assert text.startswith(f"ARG {p.name} seed=11") and "ANSWER:" in text
         assert "ANSWER" not in str(p)
         assert p.check(p.answer).ok and not p.check(None).ok
+        assert repr(p.check(None)).startswith("not yet: not answered yet: ")
+        assert not p.check([p.answer]).ok and not p.check({"answer": p.answer}).ok
 
 
 def test_seeds_vary_the_question():

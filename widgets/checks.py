@@ -24,7 +24,7 @@ def check_number(answer: object, expected: int, *, rule: str,
                  mistakes: Mapping[int, str] | None = None) -> CheckResult:
     """Compare a whole-number ``answer`` with ``expected``; name a known mistake when it matches one."""
     if answer is None:
-        return CheckResult(False, "no answer yet: replace None with a number", rule)
+        return CheckResult(False, "not answered yet: replace None with a number", rule)
     if isinstance(answer, bool) or not isinstance(answer, Real) or answer != int(answer):
         return CheckResult(False, f"{answer!r} is not a whole number", rule)
     value = int(answer)

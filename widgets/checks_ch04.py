@@ -23,7 +23,7 @@ def check_altmap_pfn(answer: object, base_pfn: int, reserve: int, free: int, cal
             "of the lowest set bit of nr_pfns; NULL when nr_pfns + padding > free - (alloc + align)")
     if expected is None:
         if answer is None:
-            return CheckResult(False, "no answer yet: replace None with a pfn, or with -1 if the call fails", rule)
+            return CheckResult(False, "not answered yet: replace None with a pfn, or with -1 if the call fails", rule)
         return (CheckResult(True, "-1: the altmap is exhausted, the call returns NULL") if answer == -1 else
                 CheckResult(False, f"{answer!r}: the altmap has too few free pfns left; the call fails (-1)", rule))
     mistakes = {

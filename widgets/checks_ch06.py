@@ -75,7 +75,7 @@ def check_online_zone(answer: object, kernel: str = "6.12", first: str | None = 
     rule = ("default_zone_for_pfn() (contig-zones): the zone the block's range already intersects; if none (or "
             "both), ZONE_MOVABLE only with movable_node, else the kernel zone. valid_zones lists it first")
     if answer is None:
-        return CheckResult(False, "no answer yet: replace None with a zone name such as \"Movable\"", rule)
+        return CheckResult(False, "not answered yet: replace None with a zone name such as \"Movable\"", rule)
     if not isinstance(answer, str):
         return CheckResult(False, f"{answer!r}: answer with the zone's name, a string", rule)
     if answer.strip() == expected:

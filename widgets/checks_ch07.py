@@ -32,7 +32,7 @@ def check_offline_errno(answer: object, kernel: str = "6.12", online: str = "onl
             "page in [buddy_start_pfn, end_pfn); a node's first kernel-zone memory gets the kernel's own "
             "allocations at once")
     if answer is None:
-        return CheckResult(False, "no answer yet: replace None with \"ok\" or an errno name such as \"EINVAL\"", rule)
+        return CheckResult(False, 'not answered yet: replace None with "ok" or an errno name such as "EINVAL"', rule)
     if isinstance(answer, int) and not isinstance(answer, bool):
         answer = "ok" if answer == 0 else _errno.errorcode.get(abs(answer), str(answer))
     if not isinstance(answer, str):

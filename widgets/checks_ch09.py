@@ -70,7 +70,7 @@ def check_remove_errno(answer: object, kernel: str = "6.1", start: int = 4 * GiB
             "unless it is exactly one memory block (EINVAL, \"wrong granularity\"); 6.8+ remove block by block, "
             "each with its own altmap")
     if answer is None:
-        return CheckResult(False, "no answer yet: an errno name such as 'EBUSY', or 'ok'", rule)
+        return CheckResult(False, "not answered yet: an errno name such as 'EBUSY', or 'ok'", rule)
     got = _errno_of(answer)
     if got == expected:
         return CheckResult(True, name)
@@ -90,7 +90,7 @@ def check_failed_block(answer: object, online_types: Sequence[str] = ("online_mo
     """Check "device_del of a DIMM whose blocks are ``online_types``: which block is named in 'Offline failed.'?"."""
     expected = eject_outcome(kernel, online_types)
     if answer is None:
-        return CheckResult(False, "no answer yet: a block name such as 'memory33', or 'deleted'", EJECT_RULE)
+        return CheckResult(False, "not answered yet: a block name such as 'memory33', or 'deleted'", EJECT_RULE)
     got = f"memory{answer}" if isinstance(answer, int) and not isinstance(answer, bool) else str(answer).strip()
     if got == expected:
         return CheckResult(True, expected)

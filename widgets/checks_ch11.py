@@ -29,7 +29,7 @@ def check_first_self_hosting_kernel(answer: object, size: int = 512 * MiB) -> Ch
             "multi-block add takes its memmap from other memory; 6.8: create_altmaps_and_memory_blocks() gives "
             "every block of an add its own altmap")
     if answer is None:
-        return CheckResult(False, "no answer yet: a version string such as '6.1'", rule)
+        return CheckResult(False, "not answered yet: a version string such as '6.1'", rule)
     got = str(answer).strip()
     if got == expected:
         return CheckResult(True, expected)

@@ -62,10 +62,13 @@ class Problem:
     def check(self, value: object) -> Verdict:
         """Compare a learner's ``value`` with the answer."""
         if value is None:
-            return Verdict(False, "no answer yet: replace None with your answer", self.rule)
+            return Verdict(False, "not answered yet: replace None with your answer", self.rule)
         if value == self.answer:
             return Verdict(True, f"{value!r}")
-        hint = self.mistakes.get(value, "that is not it")
+        try:
+            hint = self.mistakes.get(value, "that is not it")
+        except TypeError:                  # an unhashable answer (a list, a dict) is no known mistake
+            hint = "that is not it"
         return Verdict(False, f"{value!r}: {hint}", self.rule)
 
 
