@@ -177,4 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd = _COMMANDS[args.command]
     if extra and not cmd.passthrough:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    return cmd.handler(args, extra)
+    try:
+        return cmd.handler(args, extra)
+    except BrokenPipeError:
+        # `memhotplug-workbook problems ... | head`: the reader left early, which is no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
