@@ -1,0 +1,136 @@
+"""The static site in Chromium with every other host blocked: chapter 05's page map renders from local files.
+
+The site is built from chapter 05 alone (executed, so its stored bokeh figure is the final one),
+served by ``http.server`` on 127.0.0.1, and opened from its index.  Every request to any other
+host is aborted and recorded; the test fails on any such request, on a local 404, and on any
+page error.  The page map must show memory32 with 512 self-hosted pfns: in its stats line, in
+the figure's title (from ``window.Bokeh.documents``) and on the canvas itself, whose first row is
+the self-hosted red and the rest the light green of free order-10 blocks.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import io
+import shutil
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.browser.conftest import LOOPBACK, OUTPUT, ROOT, require_chromium
+from workbook.teaching import site
+
+pytestmark = pytest.mark.browser
+
+CHAPTER = "05_memmap_on_memory"
+SELFHOSTED_RED = (0xD6, 0x27, 0x28)     # widgets/pagemap.py _BASE_COLORS[SELFHOSTED]
+FREE_ORDER_10 = (0xC7, 0xE9, 0xC0)      # _FREE_LARGE: the lightest free shade
+BOOT_BROWN = (0x8C, 0x6D, 0x31)         # what the first-displayed figure (memory0, boot memory) shows
+
+_TITLES = """() => {
+    if (!window.Bokeh || !window.Bokeh.documents) return [];
+    const out = [];
+    for (const doc of window.Bokeh.documents)
+        for (const m of doc.all_models)
+            if (m.type === 'Title') out.push(m.text);
+    return out;
+}"""
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture(scope="module")
+def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A site of chapter 05 (executed), served on 127.0.0.1; its base URL."""
+    require_chromium()
+    base = tmp_path_factory.mktemp("site-offline")
+    chapters = base / "chapters"
+    chapters.mkdir()
+    shutil.copy2(ROOT / "chapters" / f"{CHAPTER}.ipynb", chapters)
+    out = base / "site"
+    built = site.build_site(out, chapters, log=lambda line: None)
+    assert [p.html for p in built.pages] == [f"{CHAPTER}.html"]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(out)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _count(png: bytes, rgb: tuple[int, int, int], tolerance: int = 6) -> int:
+    """Pixels of ``png`` within ``tolerance`` of ``rgb``."""
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+    return int((np.abs(pixels - np.array(rgb, dtype=np.int16)) <= tolerance).all(axis=2).sum())
+
+
+def test_chapter_05_page_map_renders_offline(served_site: str, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    blocked: list[str] = []
+    errors: list[str] = []
+    missing: list[str] = []
+
+    def guard(route: Any) -> None:
+        parts = urlsplit(route.request.url)
+        if parts.scheme in ("data", "blob", "about") or parts.hostname in LOOPBACK:
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: missing.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    try:
+        page.goto(f"{served_site}/index.html")
+        link = page.locator(f"a[href='{CHAPTER}.html']")
+        expect(link).to_have_text("05 · Memmap on memory")
+        link.click()
+        page.wait_for_url(f"**/{CHAPTER}.html")
+
+        # the workbench's page map: stats line, legend, figure (the widgets come from the stored state)
+        bench = (page.locator(".widget-vbox").filter(has=page.locator("button", has_text="device_add"))
+                 .filter(has=page.locator(".pagemap-stats")).first)
+        stats = bench.locator(".pagemap-stats")
+        expect(stats).to_have_attribute("data-block", "32")
+        expect(stats).to_have_attribute("data-selfhosted", "512")
+        expect(stats).to_contain_text("memory32: 32,768 pfns; vmemmap pages: 512; free: 32,256")
+        expect(bench.locator(".pagemap-legend tr[data-key='selfhosted']")).to_have_attribute("data-count", "512")
+        page_map = bench.locator(".widget-hbox").filter(has=page.locator(".pagemap-legend")).last
+        figure = page_map.locator(".bk-Figure").first
+        expect(figure).to_be_visible()
+        expect(figure.locator("canvas").first).to_be_attached()
+        page.wait_for_function(f"() => ({_TITLES})().some(t => t.startsWith('memory32: pfn 0x100000-0x107fff'))")
+        titles = page.evaluate(_TITLES)
+        assert not any(t.startswith("memory0:") for t in titles), titles
+
+        page_map.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)                          # let the canvas paint
+        OUTPUT.mkdir(exist_ok=True)
+        page_map.screenshot(path=str(OUTPUT / "site-chapter05-pagemap.png"))
+        canvas_png = figure.screenshot()
+        red, green, brown = (_count(canvas_png, c) for c in (SELFHOSTED_RED, FREE_ORDER_10, BOOT_BROWN))
+        assert red > 500, f"no self-hosted row on the canvas ({red} red pixels)"
+        assert green > 20 * red, f"the free pages are missing ({green} green vs {red} red pixels)"
+        assert brown == 0, "the canvas shows boot memory: the figure as first displayed, not its final state"
+    finally:
+        context.close()
+    assert errors == [], f"page errors: {errors}"
+    assert missing == [], f"local files missing: {missing}"
+    assert blocked == [], f"requests left this machine: {blocked}"
