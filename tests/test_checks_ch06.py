@@ -25,7 +25,17 @@ def test_online_zone() -> None:
     assert r.ok and "Normal Movable" in r.message
     r = check_online_zone("Movable")
     assert not r.ok and "zone_intersects()" in r.message and "default_zone_for_pfn()" in r.rule
-    assert "write the name" in check_online_zone("normal").message
+    assert check_online_zone("normal").ok and "sysfs and /proc/zoneinfo write" in check_online_zone("normal").message
     assert not check_online_zone(None).ok and not check_online_zone(2).ok
     assert check_online_zone("Movable", first=None, extra="movable_node").ok
     assert check_online_zone("Normal", first=None).ok
+
+
+def test_online_zone_accepts_the_sources_spelling():
+    from widgets.checks_ch06 import check_online_zone
+    right = check_online_zone("Normal")
+    assert right
+    for spelling in ("ZONE_NORMAL", "normal", " zone_normal "):
+        v = check_online_zone(spelling)
+        assert v and "'Normal'" in v.message, (spelling, v)
+    assert not check_online_zone("ZONE_MOVABLE")

@@ -28,3 +28,10 @@ def test_migrated_kb() -> None:
     assert "in pages" in check_migrated_kb(16384).message
     assert "only the pages in use move" in check_migrated_kb(129024).message
     assert check_migrated_kb(32768, workload=32 << 20).ok
+
+
+def test_offline_errno_accepts_any_case_and_a_minus_sign():
+    from widgets.checks_ch07 import check_offline_errno
+    for spelling in ("EBUSY", "ebusy", "-EBUSY", " Ebusy "):
+        assert check_offline_errno(spelling, kernel="6.12", online="online_kernel"), spelling
+    assert not check_offline_errno("eintr", kernel="6.12", online="online_kernel")

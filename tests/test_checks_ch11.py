@@ -25,3 +25,10 @@ def test_max_hotplug_end() -> None:
     assert repr(check_max_hotplug_end(1 << 46)) == "right: 0x400000000000"
     assert check_max_hotplug_end(1 << 52, arch="x86_64-la57").ok
     assert "MAX_PHYSMEM_BITS = 46" in check_max_hotplug_end(1 << 47).message
+
+
+def test_max_hotplug_end_explains_the_inclusive_end():
+    from widgets.checks_ch11 import check_max_hotplug_end
+    v = check_max_hotplug_end((1 << 46) - 1)
+    assert not v and "one past it" in v.message
+    assert check_max_hotplug_end(1 << 46)

@@ -35,3 +35,10 @@ def test_unknown_generator():
     with pytest.raises(ValueError):
         generate("nope", 1)
     assert isinstance(generate("memmap-on-memory-allowed", 2), Problem)
+
+
+def test_a_name_answer_is_right_in_any_case():
+    from workbook.problems import Problem
+    p = Problem("x", 1, {}, "q?", "EBUSY", "because")
+    assert p.check("ebusy") and p.check(" EBUSY") and not p.check("EINTR")
+    assert not Problem("x", 1, {}, "q?", 3, "").check("3")

@@ -80,8 +80,13 @@ def check_online_zone(answer: object, kernel: str = "6.12", first: str | None = 
         return CheckResult(False, f"{answer!r}: answer with the zone's name, a string", rule)
     if answer.strip() == expected:
         return CheckResult(True, f"{expected} (valid_zones read: {valid})")
-    if answer.strip().lower() == expected.lower():
-        return CheckResult(False, f"{answer!r}: write the name as /proc/zoneinfo does: {expected!r}", rule)
+    name = answer.strip()
+    if name.upper().startswith("ZONE_"):
+        name = name[len("ZONE_"):]
+    if name.lower() == expected.lower():
+        # ZONE_NORMAL, normal: the right zone; say how valid_zones and /proc/zoneinfo spell it
+        return CheckResult(True, f"{expected} (valid_zones read: {valid}; sysfs and /proc/zoneinfo write "
+                                 f"{expected!r}, the source ZONE_{expected.upper()})")
     if answer.strip() == "Movable" and first == "online_movable":
         hint = (f"memory{b1} does not intersect ZONE_MOVABLE: the zone spans only memory{b0}'s pfns, "
                 f"and zone_intersects() needs an overlap (valid_zones of memory{b1} read: {valid})")

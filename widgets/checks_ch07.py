@@ -38,6 +38,10 @@ def check_offline_errno(answer: object, kernel: str = "6.12", online: str = "onl
     if not isinstance(answer, str):
         return CheckResult(False, f"{answer!r}: answer \"ok\" or an errno name", rule)
     got = answer.strip()
+    if got.lstrip("-").upper() in _errno.errorcode.values():
+        got = got.lstrip("-").upper()           # "ebusy", "-EBUSY": the errno's name
+    elif got.lower() == "ok":
+        got = "ok"
     if got == expected:
         if expected == "ok":
             return CheckResult(True, "ok: the block went offline")

@@ -73,6 +73,8 @@ def check_max_hotplug_end(answer: object, arch: str = "x86_64") -> CheckResult:
         1 << 48: "that is 4-level paging's 256 TiB of virtual address space; the physical limit is 2^46",
         1 << 52: "that is 5-level paging's limit (MAX_PHYSMEM_BITS = 52, pgtable_l5_enabled())",
         46: "that is MAX_PHYSMEM_BITS; the address is 1 << 46",
+        expected - 1: "that is the last byte that may be used; the question asks for the limit on the end of "
+                      "the range, start + size, which is one past it",
     }
     mistakes.pop(expected, None)
     return in_hex(check_number(answer, expected, mistakes=mistakes,

@@ -65,11 +65,20 @@ class Problem:
             return Verdict(False, "not answered yet: replace None with your answer", self.rule)
         if value == self.answer:
             return Verdict(True, f"{value!r}")
+        if _same_name(value, self.answer):
+            # "ebusy" for EBUSY, " Movable" for Movable: the learner knew the answer
+            return Verdict(True, f"{self.answer!r} (written {value!r})")
         try:
             hint = self.mistakes.get(value, "that is not it")
         except TypeError:                  # an unhashable answer (a list, a dict) is no known mistake
             hint = "that is not it"
         return Verdict(False, f"{value!r}: {hint}", self.rule)
+
+
+def _same_name(value: object, answer: object) -> bool:
+    """Two strings that name the same thing: equal after stripping blanks and ignoring case."""
+    return (isinstance(value, str) and isinstance(answer, str)
+            and value.strip().lower() == answer.strip().lower())
 
 
 Generator = Callable[[int], Problem]
