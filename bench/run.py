@@ -81,6 +81,35 @@ def peak_rss_child(size: int) -> float:
     return int(out.strip().splitlines()[-1]) / 1024
 
 
+def syscall_floor(root: str, nr_blocks: int) -> float:
+    """Seconds for the bare filesystem calls an export of ``nr_blocks`` blocks needs, no model.
+
+    Per block: mkdir, one open/write/close (phys_index), five link()s (the shared attribute
+    files) and two symlinks (memoryN/nodeX, nodeX/memoryN): the floor under zoneinfo_64tib_s.
+    """
+    os.makedirs(os.path.join(root, "memory"))
+    os.makedirs(os.path.join(root, "node", "node1"))
+    mfd = os.open(os.path.join(root, "memory"), os.O_RDONLY | os.O_DIRECTORY)
+    nfd = os.open(os.path.join(root, "node"), os.O_RDONLY | os.O_DIRECTORY)
+    t = time.perf_counter()
+    fd = os.open("shared", os.O_WRONLY | os.O_CREAT, 0o444, dir_fd=mfd)
+    os.write(fd, b"1\n")
+    os.close(fd)
+    for n in range(nr_blocks):
+        os.mkdir(f"memory{n}", dir_fd=mfd)
+        fd = os.open(f"memory{n}/phys_index", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444, dir_fd=mfd)
+        os.write(fd, b"%08x\n" % n)
+        os.close(fd)
+        for attr in ("online", "phys_device", "removable", "state", "valid_zones"):
+            os.link("shared", f"memory{n}/{attr}", src_dir_fd=mfd, dst_dir_fd=mfd)
+        os.symlink("../../node/node1", f"memory{n}/node1", dir_fd=mfd)
+        os.symlink(f"../../memory/memory{n}", f"node1/memory{n}", dir_fd=nfd)
+    elapsed = time.perf_counter() - t
+    os.close(mfd)
+    os.close(nfd)
+    return elapsed
+
+
 def run(quick: bool, nbval: bool) -> dict[str, dict]:
     """Every benchmark; ``{name: {"value", "unit", "target"}}``."""
     metrics: dict[str, dict] = {}
@@ -105,6 +134,8 @@ def run(quick: bool, nbval: bool) -> dict[str, dict]:
         m.read("/proc/zoneinfo")
         m.export_sysfs(tmp)
         put("zoneinfo_64tib_s", time.perf_counter() - t, "s", 2)
+    with tempfile.TemporaryDirectory(dir=shm) as tmp:
+        put("sysfs_syscall_floor_64tib_s", syscall_floor(tmp, len(m.blocks)), "s", None)
     del m
 
     from workbook.walkers import walk
