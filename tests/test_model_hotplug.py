@@ -195,6 +195,36 @@ def test_hot_remove_granularity_6_1():
     assert set(m.blocks) >= {32, 33}
 
 
+def test_6_6_keeps_the_altmap_in_the_block_but_still_one_block_at_a_time():
+    """1a8c64e11043 (6.6): struct memory_block::altmap; 6b8f0798b85a (6.8): one altmap per block of any add."""
+    m6, m61 = qemu("6.6"), qemu("6.1")
+    for m in (m6, m61):
+        m.dimm_add(128 * MiB, 1, "a")
+        m.dimm_add(128 * MiB, 1, "b")
+    kept = m6.blocks[32].altmap                                     # a heap copy, kept by the block
+    assert (kept.base_pfn, kept.end_pfn, kept.free, kept.alloc) == (0x100000, 0x107fff, 512, 512)
+    assert m61.blocks[32].altmap is None and m61.blocks[32].nr_vmemmap_pages == 512   # 5.13-6.5: a count only
+    assert m6.blocks[32].vmemmap_pages == m61.blocks[32].vmemmap_pages == 512
+    with pytest.raises(KernelError) as ei:                          # 6.6-6.7: still the single-block rule
+        try_remove_memory(m6, 4 * GiB, 256 * MiB)
+    assert ei.value.errno == errno.EINVAL and "wrong granularity" in ei.value.message
+    try_remove_memory(m6, 4 * GiB, 128 * MiB)                       # one block: takes mem->altmap back
+    assert kept.alloc == 0 and 32 not in m6.blocks
+    # a multi-block add falls back to the normal memmap on 6.6 (e3c2bfdd33a3), per-block altmaps from 6.8
+    big6, big8 = qemu("6.6"), qemu("6.8")
+    assert big6.dimm_add(512 * MiB, 1, "d").result == "ok" and big8.dimm_add(512 * MiB, 1, "d").result == "ok"
+    assert [big6.blocks[i].altmap for i in range(32, 36)] == [None] * 4
+    assert [big8.blocks[i].altmap.base_pfn for i in range(32, 36)] == [0x100000 + i * 0x8000 for i in range(4)]
+
+
+def test_6_6_force_mode_keeps_the_padded_memmap_and_onlines():
+    m = Machine("6.6", "ppc64-radix-64k", cmdline="memory_hotplug.memmap_on_memory=force memhp_default_state=offline")
+    bid = m.dimm_add(m.block_size, 1, "d").blocks[0]
+    assert m.blocks[bid].altmap.free == m.blocks[bid].vmemmap_pages == 32   # PFN_UP(memmap) = 4, padded
+    m.write(f"{MEM}/memory{bid}/state", "online_movable")
+    assert (m.blocks[bid].zone.present_pages, m.blocks[bid].zone.managed_pages) == (4096, 4064)
+
+
 def test_e2big_above_the_physical_address_space():
     m = Machine("6.12", cmdline="memory_hotplug.memmap_on_memory=1", block_size=2 * GiB,
                 maxmem_bytes=80 * TiB, ram_bytes=GiB)

@@ -73,8 +73,8 @@ def check_kpageflags_word(answer: object, kernel: str = "6.1", pfn: int = 0x1000
     mistakes[1 << 20] = "NOPAGE: that is the word before onlining, when the section is not online"
     mistakes.pop(expected, None)
     rule = ("stable_page_flags(): KPF_RESERVED (bit 32) copies PG_reserved, KPF_OWNER_PRIVATE (bit 37) copies "
-            "PG_owner_priv_1 = PG_vmemmap_self_hosted (6.0+); the memmap pages are PageReserved up to 6.1, "
-            "only VmemmapSelfHosted from 6.12")
+            "PG_owner_priv_1 = PG_vmemmap_self_hosted (6.0+); the memmap pages are PageReserved up to 6.10, "
+            "only VmemmapSelfHosted from 6.11 (the model's 6.12)")
     result = check_number(answer, expected, mistakes=mistakes, rule=rule)
     result = in_hex(result, answer, expected)
     return CheckResult(True, f"{expected:#x} = {kpf_names(expected)}") if result.ok else result

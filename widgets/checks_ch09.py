@@ -79,7 +79,8 @@ def check_remove_errno(answer: object, kernel: str = "6.1", start: int = 4 * GiB
         _errno.EINVAL: ("Linux 6.8+ keeps an altmap per block and removes the range block by block"
                         if expected == 0 else "that is right in spirit, but check the errno name"),
         0: ("Linux 5.13-6.7 can tear a self-hosted memmap down only one whole block at a time: the altmap is "
-            "rebuilt from the blocks' nr_vmemmap_pages, for exactly one block"),
+            "rebuilt from the block's nr_vmemmap_pages (5.13-6.5) or taken from mem->altmap (6.6-6.7), for "
+            "exactly one block"),
     }
     return CheckResult(False, f"{answer!r}: {hints.get(got, 'that is not it')}", rule)
 

@@ -17,7 +17,7 @@ __all__ = ["Term", "TERMS", "GROUPS", "CHAPTERS", "GlossaryLookup", "find"]
 
 @dataclass(frozen=True)
 class Term:
-    """One glossary entry: the name, a one-line meaning, where it lives in the kernel, the chapter that teaches it."""
+    """One glossary entry: the name, a one-line meaning, where it lives in the kernel, the first chapter using it."""
 
     name: str
     meaning: str
@@ -41,34 +41,35 @@ GROUPS = (_G1, _G2, _G3, _G4, _G5, _G6, _G7)
 TERMS: tuple[Term, ...] = (
     # pages and the memmap
     Term("page (page frame)", "A PAGE_SIZE piece of physical memory: 4 KiB on x86_64, 4/16/64 KiB on arm64.",
-         "arch/*/include/asm/page*.h", "01", _G1),
+         "arch/*/include/asm/page*.h", "00", _G1),
     Term("pfn", "Page frame number: physical address >> PAGE_SHIFT (PHYS_PFN()).", "include/linux/pfn.h", "01", _G1),
     Term("struct page", "The kernel's 64-byte record of one page frame: flags, refcount, mapping, lru.",
-         "include/linux/mm_types.h", "01", _G1),
+         "include/linux/mm_types.h", "00", _G1),
     Term("memmap", "The array of struct pages, one per page frame: 1/64 of the memory it describes with 4 KiB pages.",
-         "mm/sparse.c", "01", _G1),
+         "mm/sparse.c", "00", _G1),
     Term("vmemmap", "The virtually contiguous memmap: pfn_to_page(pfn) = vmemmap + pfn, mapped section by section.",
-         "mm/sparse-vmemmap.c", "03", _G1),
+         "mm/sparse-vmemmap.c", "01", _G1),
     Term("PMD mapping", "A 2 MiB page-table entry (x86_64): vmemmap_populate_hugepages() maps the memmap in PMDs.",
          "arch/x86/mm/init_64.c", "03", _G1),
     # sections and blocks
     Term("SPARSEMEM", "The memory model that cuts physical memory into sections, so holes need no memmap.",
-         "include/linux/mmzone.h", "02", _G2),
+         "include/linux/mmzone.h", "01", _G2),
     Term("section", "1 << SECTION_SIZE_BITS bytes (128 MiB on x86_64) with one struct mem_section.",
-         "include/linux/mmzone.h", "02", _G2),
+         "include/linux/mmzone.h", "01", _G2),
     Term("subsection", "2 MiB piece of a section, tracked for ZONE_DEVICE (persistent memory) mappings.",
          "include/linux/mmzone.h", "02", _G2),
     Term("present / online section", "SECTION_MARKED_PRESENT: the section has a memmap (hot-add); "
          "SECTION_IS_ONLINE: its pages are in use (online).", "mm/sparse.c", "02", _G2),
     Term("memory block", "One or more whole sections, the unit user space onlines, offlines and removes "
-         "(/sys/devices/system/memory/memoryN).", "drivers/base/memory.c", "02", _G2),
+         "(/sys/devices/system/memory/memoryN).", "drivers/base/memory.c", "01", _G2),
     Term("block_size_bytes", "The memory block size in hex: 128 MiB below 64 GiB on x86_64, up to 2 GiB above.",
          "drivers/base/memory.c, arch/x86/mm/init_64.c", "02", _G2),
     Term("phys_index", "A block's number in %08lx: its start address divided by the block size.",
          "drivers/base/memory.c", "02", _G2),
     # altmap and memmap on memory
     Term("altmap (struct vmem_altmap)", "A pfn range whose own pages hold its memmap; made for persistent memory, "
-         "reused by memmap-on-memory.", "include/linux/memremap.h", "04", _G3),
+         "reused by memmap-on-memory, and kept in struct memory_block from 6.6.", "include/linux/memremap.h", "02",
+         _G3),
     Term("vmem_altmap fields", "base_pfn (first pfn), end_pfn, reserve (pfns kept for the driver), free (pfns set "
          "aside for the memmap), align (padding), alloc (pfns handed out).", "include/linux/memremap.h", "04", _G3),
     Term("vmem_altmap_offset()", "reserve + free: the first pfn after the memmap, relative to base_pfn.",
@@ -76,27 +77,28 @@ TERMS: tuple[Term, ...] = (
     Term("altmap_alloc_block_buf()", "The altmap's allocator: hands out aligned pfns, no fallback when free runs "
          "out.", "mm/sparse-vmemmap.c", "04", _G3),
     Term("memmap_on_memory", "Boot option memory_hotplug.memmap_on_memory=: put a hot-added block's memmap on the "
-         "block itself (off by default; 6.6+ also 'force').", "mm/memory_hotplug.c", "05", _G3),
+         "block itself (off by default; 6.6+ also 'force').", "mm/memory_hotplug.c", "02", _G3),
     Term("MHP_MEMMAP_ON_MEMORY", "The add_memory() flag asking for a self-hosted memmap; ACPI, and in 6.12 dax/kmem, "
-         "ppc64 and s390 pass it.", "include/linux/memory_hotplug.h", "05", _G3),
+         "ppc64 and s390 pass it.", "include/linux/memory_hotplug.h", "03", _G3),
     Term("mhp_supports_memmap_on_memory()", "Whether the memmap may live on the block: whole pages, whole "
          "pageblocks, PMD alignment, not the whole block (5.13-6.7: one block per add).", "mm/memory_hotplug.c",
-         "05", _G3),
+         "04", _G3),
     Term("self-hosted memmap", "The memmap pages at the start of a block that describe the block itself.",
-         "mm/memory_hotplug.c", "05", _G3),
+         "mm/memory_hotplug.c", "02", _G3),
     Term("nr_vmemmap_pages", "How many pfns of a block hold its memmap (V = 512 for 128 MiB): kept in struct "
-         "memory_block up to 6.7, as mem->altmap->free from 6.8.", "include/linux/memory.h", "05", _G3),
+         "memory_block up to 6.5, as mem->altmap->free from 6.6.", "include/linux/memory.h", "02", _G3),
     Term("buddy_start_pfn", "start_pfn + nr_vmemmap_pages: the first pfn online_pages() gives to the buddy "
          "allocator.", "drivers/base/memory.c (memory_block_online())", "05", _G3),
     Term("per-block altmaps", "6.8+: create_altmaps_and_memory_blocks() gives every block of an add its own altmap "
-         "at its own start.", "mm/memory_hotplug.c", "11", _G3),
+         "at its own start (6.6-6.7 keep the one altmap of a single-block add in that block).", "mm/memory_hotplug.c",
+         "02", _G3),
     Term("force mode", "memmap_on_memory=force (6.6+): pad the memmap to whole pageblocks and waste the rest.",
-         "mm/memory_hotplug.c", "11", _G3),
+         "mm/memory_hotplug.c", "05", _G3),
     # zones and allocator
     Term("NUMA node", "A set of CPUs and memory close to each other; hot-plugged DIMMs are added to one.",
-         "include/linux/mmzone.h (pg_data_t)", "10", _G4),
+         "include/linux/mmzone.h (pg_data_t)", "01", _G4),
     Term("zone", "A range of a node's memory with one use: ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, "
-         "ZONE_DEVICE.", "include/linux/mmzone.h", "06", _G4),
+         "ZONE_DEVICE.", "include/linux/mmzone.h", "01", _G4),
     Term("ZONE_DMA / ZONE_DMA32", "Memory below 16 MiB / 4 GiB, for devices with short addresses.",
          "include/linux/mmzone.h", "06", _G4),
     Term("ZONE_NORMAL", "Memory for every allocation, kernel ones (unmovable) included.", "include/linux/mmzone.h",
@@ -104,21 +106,21 @@ TERMS: tuple[Term, ...] = (
     Term("ZONE_MOVABLE", "Memory only for movable allocations, so it can be offlined again; what hot-pluggable "
          "memory is onlined to.", "include/linux/mmzone.h", "06", _G4),
     Term("spanned / present / managed", "Zone counts: pfns from first to last / pfns that exist / pfns the buddy "
-         "allocator manages (present minus memmap and reservations).", "mm/vmstat.c (/proc/zoneinfo)", "06", _G4),
+         "allocator manages (present minus memmap and reservations).", "mm/vmstat.c (/proc/zoneinfo)", "05", _G4),
     Term("online type", "What is written to memoryN/state: online, online_kernel, online_movable, offline "
          "(MMOP_*).", "drivers/base/memory.c", "06", _G4),
     Term("valid_zones", "memoryN/valid_zones: the zones an offline block could be onlined to, or the zone of an "
-         "online one.", "drivers/base/memory.c", "06", _G4),
+         "online one.", "drivers/base/memory.c", "02", _G4),
     Term("memhp_default_state / auto_online_blocks", "The online type a hot-added block gets automatically "
-         "(offline in Debian's builds).", "mm/memory_hotplug.c", "06", _G4),
+         "(offline in Debian's builds).", "mm/memory_hotplug.c", "05", _G4),
     Term("memory group", "The blocks of one DIMM (static) or one virtio-mem device (dynamic), counted together "
          "(5.15+).", "include/linux/memory.h", "06", _G4),
     Term("auto-movable", "online_policy=auto-movable: online to ZONE_MOVABLE while the node's MOVABLE:KERNEL ratio "
          "stays under auto_movable_ratio (301 %).", "mm/memory_hotplug.c", "06", _G4),
     Term("buddy allocator", "The page allocator: free memory kept as blocks of 2^order pages (order 0..10), "
-         "split and merged in pairs.", "mm/page_alloc.c", "06", _G4),
+         "split and merged in pairs.", "mm/page_alloc.c", "01", _G4),
     Term("pageblock", "pageblock_nr_pages pfns (512 = 2 MiB on x86_64) sharing one migratetype.",
-         "include/linux/pageblock-flags.h", "06", _G4),
+         "include/linux/pageblock-flags.h", "05", _G4),
     Term("migratetype", "A pageblock's kind: MIGRATE_UNMOVABLE, MOVABLE, RECLAIMABLE, HIGHATOMIC, ISOLATE.",
          "include/linux/mmzone.h", "06", _G4),
     Term("pcp list", "Per-cpu lists of free order-0 (and small) pages, refilled from the buddy in batches.",
@@ -127,56 +129,56 @@ TERMS: tuple[Term, ...] = (
     Term("offline_pages()", "Isolate a block's pageblocks, migrate its movable pages, take its free pages out of "
          "the buddy.", "mm/memory_hotplug.c", "07", _G5),
     Term("isolation (MIGRATE_ISOLATE)", "Marking pageblocks so the allocator hands nothing out of them; fails with "
-         "EBUSY on an unmovable page.", "mm/page_isolation.c", "07", _G5),
+         "EBUSY on an unmovable page.", "mm/page_isolation.c", "06", _G5),
     Term("has_unmovable_pages()", "The isolation test: PageReserved pages, and in kernel zones any non-movable "
          "page, block it.", "mm/page_isolation.c", "07", _G5),
     Term("migration", "Copying a movable page to a new frame and switching its mappings over.", "mm/migrate.c",
          "07", _G5),
     Term("pfn walker", "Kernel code that loops over pfns and reads their struct pages (compaction, page_owner, "
-         "memory offline, /proc/kpageflags).", "mm/compaction.c, mm/page_owner.c", "08", _G5),
+         "memory offline, /proc/kpageflags).", "mm/compaction.c, mm/page_owner.c", "05", _G5),
     Term("pfn_to_online_page()", "A pfn's struct page if its section is online, else NULL: every walker's gate.",
-         "mm/memory_hotplug.c", "08", _G5),
+         "mm/memory_hotplug.c", "01", _G5),
     Term("PageReserved", "PG_reserved: a page the allocator does not own; walkers skip it. The self-hosted memmap "
-         "has it up to 6.1.", "include/linux/page-flags.h", "08", _G5),
+         "has it in 5.13-6.10.", "include/linux/page-flags.h", "05", _G5),
     Term("VmemmapSelfHosted", "PG_vmemmap_self_hosted (= PG_owner_priv_1, 6.0+): the page holds its block's own "
-         "memmap; on 6.12 the only mark those pages carry.", "include/linux/page-flags.h", "08", _G5),
-    Term("PageOffline", "A page type for memory logically offline (balloons, virtio-mem); 6.12 initialises "
-         "hot-added memmaps with it instead of PageReserved.", "include/linux/page-flags.h", "08", _G5),
+         "memmap; from 6.11 the only mark those pages carry.", "include/linux/page-flags.h", "05", _G5),
+    Term("PageOffline", "A page type for memory logically offline (balloons, virtio-mem); 6.11+ initialise "
+         "hot-added memmaps with it instead of PageReserved.", "include/linux/page-flags.h", "05", _G5),
     Term("/proc/kpageflags", "One 64-bit word of KPF_* bits per pfn: BUDDY 10, NOPAGE 20, RESERVED 32, "
-         "OWNER_PRIVATE 37.", "fs/proc/page.c", "08", _G5),
+         "OWNER_PRIVATE 37.", "fs/proc/page.c", "01", _G5),
     Term("compaction", "Moving movable pages (migrate scanner) into free pages (free scanner) to make large free "
          "blocks.", "mm/compaction.c", "08", _G5),
     Term("alloc_contig_range()", "Allocate a given pfn range by isolating and migrating it; used for 1 GiB "
          "gigantic pages and CMA.", "mm/page_alloc.c", "08", _G5),
     Term("gigantic page", "A hugetlb page larger than the buddy's largest block (1 GiB on x86_64).", "mm/hugetlb.c",
-         "11", _G5),
+         "08", _G5),
     # add and remove
     Term("DIMM (pc-dimm)", "QEMU's hot-pluggable memory device: device_add / device_del through the monitor.",
-         "QEMU hw/mem/pc-dimm.c", "09", _G6),
+         "QEMU hw/mem/pc-dimm.c", "01", _G6),
     Term("add_memory_resource()", "Hot-add: sections, memmap (maybe self-hosted) and memory block devices for a "
-         "range.", "mm/memory_hotplug.c", "05", _G6),
+         "range.", "mm/memory_hotplug.c", "01", _G6),
     Term("hot-remove", "remove_memory() / try_remove_memory(): tear down offline blocks, their memmap and "
-         "sections.", "mm/memory_hotplug.c", "09", _G6),
+         "sections.", "mm/memory_hotplug.c", "02", _G6),
     Term("ACPI eject", "device_del: acpi_scan_try_to_offline() offlines every block in two passes, then removes "
          "the memory; \"Offline failed.\" otherwise.", "drivers/acpi/scan.c, drivers/acpi/acpi_memhotplug.c", "09",
          _G6),
     Term("wrong granularity", "5.13-6.7 refuse to remove a self-hosted range that is not exactly one memory block "
          "(EINVAL).", "mm/memory_hotplug.c", "09", _G6),
     Term("MAX_PHYSMEM_BITS", "The highest physical address bit: 46 on x86_64 with 4-level paging, 52 with 5-level; "
-         "hot-add above it fails with E2BIG.", "arch/x86/include/asm/sparsemem.h", "11", _G6),
+         "hot-add above it fails with E2BIG.", "arch/x86/include/asm/sparsemem.h", "03", _G6),
     # observing and versions
     Term("/proc/zoneinfo", "Per node and zone: free pages, watermarks, spanned, present, managed.", "mm/vmstat.c",
-         "10", _G7),
+         "05", _G7),
     Term("node meminfo", "/sys/devices/system/node/nodeN/meminfo: MemTotal (managed kB), MemFree, ...",
-         "drivers/base/node.c", "10", _G7),
+         "drivers/base/node.c", "03", _G7),
     Term("numactl -H", "Nodes, CPUs, size and free in MB (MemTotal and MemFree >> 10), distances.", "numactl",
-         "10", _G7),
+         "03", _G7),
     Term("nr_memmap_pages", "/proc/vmstat (6.11+): memmap pages allocated after boot, self-hosted ones included.",
-         "mm/vmstat.c", "10", _G7),
+         "mm/vmstat.c", "01", _G7),
     Term("capture / replay", "A real kernel's files after each step of a scenario, and the model run through the "
-         "same steps and compared field by field.", "workbook/replay.py", "10", _G7),
+         "same steps and compared field by field.", "workbook/replay.py", "01", _G7),
     Term("HVO", "HugeTLB Vmemmap Optimisation: frees most memmap pages of hugetlb pages; 5.14-5.19 exclude it with "
-         "memmap_on_memory, 6.0+ skip self-hosted memmaps.", "mm/hugetlb_vmemmap.c", "11", _G7),
+         "memmap_on_memory, 6.0+ skip self-hosted memmaps.", "mm/hugetlb_vmemmap.c", "05", _G7),
 )
 
 
@@ -211,7 +213,7 @@ class GlossaryLookup:
         self.output.value = (
             f"<div class='glossary' data-count='{len(rows)}'><table style='font-size:12px'>"
             "<tr><th style='text-align:left'>term</th><th style='text-align:left'>meaning</th>"
-            "<th style='text-align:left'>kernel source</th><th>chapter</th></tr>"
+            "<th style='text-align:left'>kernel source</th><th>first used in</th></tr>"
             + "".join(f"<tr><td><b>{esc(x.name)}</b></td><td>{esc(x.meaning)}</td><td><code>{esc(x.where)}</code>"
                       f"</td><td>{x.chapter}</td></tr>" for x in rows)
             + "</table></div>" if rows else "<div class='glossary' data-count='0'><i>no term matches</i></div>")

@@ -24,23 +24,36 @@ class KernelProfile:
     # 2d1f649c7c08 (v6.6): memory_hotplug.memmap_on_memory=force; the memmap is padded to
     # whole pageblocks (memory_block_memmap_on_memory_pages()).
     memmap_force_mode: bool = False
-    # 6b8f0798b85a "split memmap_on_memory requests across memblocks" (v6.8): one altmap per
-    # memory block, so any number of blocks per add; before it: size == memory_block_size_bytes().
+    # 1a8c64e11043 "mm/memory_hotplug: embed vmem_altmap details in memory block" (v6.6, Aneesh
+    # Kumar, same series as force mode): add_memory_resource() keeps a heap copy of the altmap
+    # (kmalloc + memcpy; kmemdup from 6.8) with free = memory_block_memmap_on_memory_pages() in
+    # struct memory_block::altmap, and try_remove_memory() takes mem->altmap back instead of
+    # rebuilding one from nr_vmemmap_pages.  5.13-6.5: an altmap on the stack with
+    # free = PHYS_PFN(size), and only nr_vmemmap_pages (= altmap.alloc) survives the add.
+    # 6.6 and 6.7 still add and remove a self-hosted range one memory block at a time.
+    altmap_in_memory_block: bool = False
+    # 6b8f0798b85a "split memmap_on_memory requests across memblocks" (v6.8, Vishal Verma): one
+    # altmap per memory block (create_altmaps_and_memory_blocks(),
+    # remove_memory_blocks_and_altmaps()), so any number of blocks per add and per remove;
+    # before it: size == memory_block_size_bytes().
     altmap_per_block: bool = False
-    # <= 6.7: add_memory_resource() returns -EINVAL when MHP_MEMMAP_ON_MEMORY is passed and
-    # unsupported; 6.8+ silently ignores the flag.
+    # <= 6.5: add_memory_resource() returns -EINVAL when MHP_MEMMAP_ON_MEMORY is passed and
+    # unsupported; e3c2bfdd33a3 "allow memmap on memory hotplug request to fallback" (v6.6)
+    # silently ignores the flag ("fallback to not using altmap").
     unsupported_flag_fails: bool = True
-    # drivers/acpi/acpi_memhotplug.c: <= 6.7 passes the flag only if
+    # drivers/acpi/acpi_memhotplug.c: <= 6.5 passes the flag only if
     # mhp_supports_memmap_on_memory(info->length) (and keeps it for later ranges: sticky);
-    # 6.8+ always passes it and lets the core decide.
+    # e3c2bfdd33a3 (v6.6) always passes it and lets the core decide.
     acpi_always_passes_flag: bool = False
     # mhp_supports_memmap_on_memory(): 5.13-6.5 require IS_ALIGNED(vmemmap_size, PMD_SIZE)
     # in the generic code; 6.6+ moved it to arch_supports_memmap_on_memory() (ppc64 radix
     # overrides it).
     arch_memmap_override: bool = False
-    # Self-hosted memmap pages: PageReserved up to 6.1 (memmap_init_range(MEMINIT_HOTPLUG)
-    # sets PG_reserved); "initialize memmap of !ZONE_DEVICE with PageOffline() instead of
-    # PageReserved()" (D. Hildenbrand, 2024-06) makes them neither Reserved nor Offline.
+    # Self-hosted memmap pages: PageReserved in 5.13-6.10 (memmap_init_range(MEMINIT_HOTPLUG)
+    # sets PG_reserved); 503b158fc30f "initialize memmap of !ZONE_DEVICE with PageOffline()
+    # instead of PageReserved()" (D. Hildenbrand, posted 2024-06-07, merged for v6.11) makes
+    # them neither Reserved nor Offline, only VmemmapSelfHosted.  The model's "6.12" profile
+    # (and its captures) show the 6.11+ state.
     selfhosted_reserved: bool = True
     # PageVmemmapSelfHosted (= PG_owner_priv_1), set in mhp_init_memmap_on_memory() since
     # 66361095129b (v6.0), which also made HVO and memmap_on_memory coexist.
@@ -99,13 +112,14 @@ K5_13 = KernelProfile("5.13", (5, 13), vmemmap_self_hosted_flag=False, memory_gr
                       memory_block_zone=False)
 K6_1 = KernelProfile("6.1", (6, 1))
 K6_6 = KernelProfile("6.6", (6, 6), memmap_force_mode=True, arch_memmap_override=True,
-                     zoneinfo_promo=True)
+                     altmap_in_memory_block=True, unsupported_flag_fails=False,
+                     acpi_always_passes_flag=True, zoneinfo_promo=True)
 K6_8 = KernelProfile("6.8", (6, 8), memmap_force_mode=True, arch_memmap_override=True,
-                     altmap_per_block=True, unsupported_flag_fails=False,
+                     altmap_in_memory_block=True, altmap_per_block=True, unsupported_flag_fails=False,
                      acpi_always_passes_flag=True, pcp_auto_tune=True, zoneinfo_promo=True,
                      dump_page_ptrval=False)
 K6_12 = KernelProfile("6.12", (6, 12), memmap_force_mode=True, arch_memmap_override=True,
-                      altmap_per_block=True, unsupported_flag_fails=False,
+                      altmap_in_memory_block=True, altmap_per_block=True, unsupported_flag_fails=False,
                       acpi_always_passes_flag=True, selfhosted_reserved=False,
                       hwpoison_online_check=True, pcp_auto_tune=True,
                       movable_min_wmark_like_highmem=True, zoneinfo_promo=True,

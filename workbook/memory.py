@@ -56,7 +56,8 @@ class MemoryBlock:
     state: int = MEM_OFFLINE
     online_type: int = MMOP_OFFLINE
     zone: "Zone | None" = None
-    # 5.13-6.7: nr_vmemmap_pages; 6.8+: altmap (its ->free is the number of vmemmap pages)
+    # 5.13-6.5: nr_vmemmap_pages; 6.6+: altmap (its ->free is the number of vmemmap pages;
+    # one block per add up to 6.7, one altmap per block of any add from 6.8)
     nr_vmemmap_pages: int = 0
     altmap: VmemAltmap | None = None
     group: MemoryGroup | None = None

@@ -75,7 +75,8 @@ def memmap_on_memory_refusal(m: "Machine", size: int | None = None) -> str | Non
     if k.hvo_excludes_memmap_on_memory and m.hvo_enabled:
         return "HugeTLB vmemmap optimisation is enabled (5.14-5.19 exclude each other)"
     if not k.altmap_per_block:
-        # 5.13 .. 6.7: size == memory_block_size_bytes() && PMD && pageblock alignment
+        # 5.13 .. 6.7: size == memory_block_size_bytes(); then 5.13-6.5 PMD && pageblock
+        # alignment, 6.6-6.7 the 6.6 conditions below
         vmemmap_size = a.memmap_bytes(size >> a.page_shift)
         remaining = size - vmemmap_size
         if size != m.block_size:
@@ -187,8 +188,16 @@ def add_memory_resource(m: "Machine", nid: int, start: int, size: int, mhp_flags
                                     inaccessible=bool(mhp_flags & MHP_OFFLINE_INACCESSIBLE))
                 arch_add_memory(m, nid, cur, bs, altmap)
                 blocks += create_memory_block_devices(m, cur, bs, nid, altmap, 0, group)
+        elif use_altmap and k.altmap_in_memory_block:
+            # 6.6-6.7: one altmap for the (single-block) range, free = the block's memmap pages
+            # (padded in force mode); the block keeps a heap copy (kmalloc + memcpy) as mem->altmap
+            altmap = VmemAltmap(base_pfn=m.arch.pfn(start), end_pfn=m.arch.pfn(start + size - 1),
+                                free=memory_block_memmap_on_memory_pages(m))
+            arch_add_memory(m, nid, start, size, altmap)
+            blocks += create_memory_block_devices(m, start, size, nid, altmap, 0, group)
         elif use_altmap:
-            # 5.13..6.7: one altmap for the (single-block) range, on the stack
+            # 5.13..6.5: one altmap for the (single-block) range, on the stack, free = the whole
+            # range; only what it handed out survives, as the block's nr_vmemmap_pages
             altmap = VmemAltmap(base_pfn=m.arch.pfn(start), free=size >> m.arch.page_shift)
             arch_add_memory(m, nid, start, size, altmap)
             blocks += create_memory_block_devices(m, start, size, nid, None, altmap.alloc, group)
@@ -401,8 +410,8 @@ def adjust_present_page_count(m: "Machine", zone: Zone, group: MemoryGroup | Non
 def mhp_init_memmap_on_memory(m: "Machine", mem: MemoryBlock, zone: Zone) -> None:
     """mhp_init_memmap_on_memory(): the vmemmap pages join the zone as unmovable, never the buddy.
 
-    6.0+ marks them PageVmemmapSelfHosted; up to 6.1 they are also PageReserved, from
-    6.12 on they are initialised PageOffline and then cleared (neither Reserved nor Offline).
+    6.0+ marks them PageVmemmapSelfHosted; up to 6.10 they are also PageReserved, from
+    6.11 on they are initialised PageOffline and then cleared (neither Reserved nor Offline).
     """
     V = mem.vmemmap_pages
     move_pfn_range_to_zone(m, zone, mem.start_pfn, V, MIGRATE_UNMOVABLE)
@@ -620,6 +629,8 @@ def try_remove_memory(m: "Machine", start: int, size: int) -> None:
     with_altmap = [b for b in blocks if b.vmemmap_pages]
     if m.params.memmap_on_memory != "N" and with_altmap:
         if not k.altmap_per_block:
+            # 5.13-6.5 rebuild an altmap from nr_vmemmap_pages, 6.6-6.7 take mem->altmap (still
+            # "in the same granularity it was added - a single memory block")
             if size != m.block_size:
                 msg = f"Refuse to remove {start:#x} - {start + size:#x},wrong granularity"
                 m.printk(msg, level="warn")
@@ -634,6 +645,7 @@ def try_remove_memory(m: "Machine", start: int, size: int) -> None:
     m.trace.record("arch_remove_memory", "arch/x86/mm/init_64.c")
     for b in blocks:
         if b.altmap is not None:
+            # 6.6+: the block's own altmap (6.8+: block by block, remove_memory_blocks_and_altmaps())
             b.altmap.free_pages(b.altmap.alloc)      # vmem_altmap_free() per PMD: alloc back to 0
             if b.altmap.alloc:
                 m.printk("Altmap not fully unmapped", level="warn")

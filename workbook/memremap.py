@@ -16,7 +16,7 @@ class VmemAltmap:
     """struct vmem_altmap: pfns ``[base_pfn + reserve, base_pfn + reserve + free)`` may hold the memmap."""
 
     base_pfn: int            # base of the entire mapping
-    end_pfn: int = 0         # last pfn of the mapping (6.8+ sets it; const)
+    end_pfn: int = 0         # last pfn of the mapping (hotplug sets it from 6.6; const)
     reserve: int = 0         # pages mapped, but reserved for driver use (relative to base)
     free: int = 0            # free pages set aside in the mapping for memmap storage
     align: int = 0           # pages reserved to meet allocation alignments

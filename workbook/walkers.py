@@ -3,8 +3,8 @@
 ``pfn_to_online_page()`` (mm/memory_hotplug.c) is the gate every walker passes: it returns
 no page for pfns in offline sections.  Once a block is online its whole first section is
 online, vmemmap pfns included, so walkers must recognise those pages themselves: by
-PageReserved up to 6.1, and from 6.12 on only by their state (refcount 1, not LRU, not
-movable, PageVmemmapSelfHosted).  Each walker here reports, per pfn, whether it visited
+PageReserved in 5.13-6.10, and from 6.11 on (the model's 6.12) only by their state
+(refcount 1, not LRU, not movable, PageVmemmapSelfHosted).  Each walker here reports, per pfn, whether it visited
 the page and, if not, why: the same decision the kernel function makes, vectorised.
 """
 from __future__ import annotations
@@ -227,10 +227,12 @@ def _reserved_kinds(m: "Machine") -> tuple[int, ...]:
 
 
 def walk_generic(m: "Machine", start_pfn: int, nr: int) -> WalkResult:
-    """A walker that skips offline sections and PageReserved pages (page_owner's init_pages_in_zone(), ...).
+    """A walker that skips offline sections and PageReserved pages (page_owner's pagetypeinfo_showmixedcount_print()).
 
-    On 6.1 it skips the vmemmap pages (Reserved); on 6.12 it visits them: they are no
-    longer Reserved, the risk Oscar Salvador raised in review.
+    That function (mm/page_owner.c, behind /proc/pagetypeinfo with page_owner on) takes
+    pfn_to_online_page() once per pageblock, then skips PageBuddy and PageReserved pages.
+    On 6.1 it skips the vmemmap pages (Reserved); from 6.11 on (the model's 6.12) it visits
+    them: they are no longer Reserved, the risk Oscar Salvador raised in review.
     """
     lut = _lut({k: RESERVED for k in _reserved_kinds(m)}, VISITED)
     lut[PageKind.UNINIT] = NO_ONLINE_PAGE

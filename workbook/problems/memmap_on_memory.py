@@ -1,8 +1,8 @@
 """Problems on memmap-on-memory at hot-add: how many pfns of a new block hold its own memmap (chapter 05).
 
 The answer always comes from a :class:`~workbook.machine.Machine` that really hot-adds the
-DIMM: ``MemoryBlock.vmemmap_pages`` is ``nr_vmemmap_pages`` (5.13 .. 6.7) or
-``altmap->free`` (6.8+), and it is 0 when the memmap was allocated from other memory.
+DIMM: ``MemoryBlock.vmemmap_pages`` is ``nr_vmemmap_pages`` (5.13 .. 6.5) or
+``mem->altmap->free`` (6.6+), and it is 0 when the memmap was allocated from other memory.
 """
 from __future__ import annotations
 

@@ -10,8 +10,9 @@ __all__ = ["WALKER_RULES", "walker_machine", "walker_counts", "walker_visits"]
 
 #: One line per walker: what the kernel function skips (the rule a wrong answer breaks).
 WALKER_RULES = {
-    "generic": "a generic pfn walker (page_owner's init_pages_in_zone(), ...) takes pfn_to_online_page() and skips "
-               "PageReserved pages; the self-hosted memmap is PageReserved up to 6.1, not on 6.12",
+    "generic": "a generic pfn walker (page_owner's pagetypeinfo_showmixedcount_print(), ...) takes "
+               "pfn_to_online_page() and skips PageReserved pages; the self-hosted memmap is PageReserved up to "
+               "6.10, not from 6.11 (the model's 6.12)",
     "hotplug": "offline_pages()' walkers (scan_movable_pages(), start_isolate_page_range()) start at "
                "buddy_start_pfn = start_pfn + nr_vmemmap_pages: they never see the memmap pages",
     "compaction-migrate": "isolate_migratepages_block() takes only LRU or __PageMovable pages; free pages and "
