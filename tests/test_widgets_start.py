@@ -1,6 +1,8 @@
 """Chapter 00's widget driven in plain Python: controls in, model numbers and bokeh data out."""
 from __future__ import annotations
 
+from typing import Any, Iterator
+
 import pytest
 from ipywidgets import Dropdown, SelectionSlider
 from jupyter_bokeh.widgets import BokehModel
@@ -27,6 +29,40 @@ def test_default_is_the_12_gib_example(cost: MemmapCost) -> None:
     assert cost.per_block.value == "per 128 MiB memory block: 2 MiB of memmap = 512 pages"
 
 
+def _bundle_models(plot: BokehModel) -> Iterator[dict[str, Any]]:
+    """Every bokeh model in the widget's render bundle: what a browser view is built from on first display."""
+    def walk(node: Any) -> Iterator[dict[str, Any]]:
+        if isinstance(node, dict):
+            if node.get("type") == "object":
+                yield node
+            for v in node.values():
+                yield from walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from walk(v)
+    for doc in plot.render_bundle["docs_json"].values():
+        yield from walk(doc)
+
+
+def test_first_display_shows_the_real_numbers() -> None:
+    """jupyter_bokeh takes the first view from the bundle made when the figure was wrapped: no placeholder bars."""
+    cost = MemmapCost(arch="x86_64", size=12 * GiB)
+    models = list(_bundle_models(cost.plot))
+    titles = [m["attributes"].get("text") for m in models if m["name"] == "Title"]
+    assert "x86_64: 12 GiB hot-added needs 192 MiB of memmap" in titles
+    data = next(dict(m["attributes"]["data"]["entries"]) for m in models if m["name"] == "ColumnDataSource")
+    assert data["mib"] == [12 * 1024, 192] and data["text"] == ["12 GiB", "192 MiB"]
+    y_range = next(m["attributes"] for m in models if m["name"] == "Range1d")
+    assert y_range["end"] == 12 * 1024 * 4
+
+
+def test_redisplay_after_a_change_shows_the_change(cost: MemmapCost) -> None:
+    cost.arch.value = "arm64-64k"
+    cost._repr_mimebundle_()
+    titles = [m["attributes"].get("text") for m in _bundle_models(cost.plot) if m["name"] == "Title"]
+    assert titles == ["arm64-64k: 12 GiB hot-added needs 12 MiB of memmap"]
+
+
 def test_view_is_made_of_real_widgets(cost: MemmapCost) -> None:
     assert isinstance(cost.arch, Dropdown) and isinstance(cost.size, SelectionSlider)
     assert isinstance(cost.plot, BokehModel)
@@ -50,6 +86,7 @@ def test_arch_switch_keeps_a_size_that_fits(cost: MemmapCost) -> None:
     assert cost.source.data["mib"] == [12 * 1024, arm.memmap_bytes(12 * GiB // arm.page_size) / MiB] == [12288, 12]
     assert cost.fig.title.text == "arm64-64k: 12 GiB hot-added needs 12 MiB of memmap"
     assert cost.per_block.value == "per 512 MiB memory block: 512 KiB of memmap = 8 pages"
+    assert cost.unit.value == "(whole 512 MiB memory blocks)"         # what the slider's steps are
 
 
 def test_arch_switch_rounds_up_to_a_whole_block() -> None:

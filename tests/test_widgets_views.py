@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from bokeh.models import NumeralTickFormatter
 from ipywidgets import Play, Widget
 from jupyter_bokeh.widgets import BokehModel
 
@@ -76,8 +77,41 @@ def test_pagemap_counts_and_image_after_hot_add_online_movable(online_block: Mac
     # altmap fields annotated
     assert "base_pfn" in pv.altmap.value and "0x100000" in pv.altmap.value
     assert any("base_pfn + reserve + free" in t for t in pv.labels.data["text"])
-    assert len(pv.lines.data["x0"]) == 63                              # one line per pageblock = PMD boundary
+    assert pv.lines.data["x0"] == []                                  # a row is a pageblock: no grid lines
+    assert "1 row = 1 pageblock = PMD" in pv.subtitle.text
     assert isinstance(pv.plot, BokehModel) and isinstance(pv.widget, Widget)
+
+
+def test_pagemap_makes_the_self_hosted_memmap_unmistakable(online_block: Machine) -> None:
+    """Rows >= 6 px, the memmap named above the map, the buddy-start rule below the memmap, distinct free shades."""
+    pv = PageMapView(online_block, 32)
+    map_px = pv.fig.height - 100 - 2 * 15 - 6                         # band: the memmap's name + one boundary
+    assert map_px / 64 >= 6
+    assert pv.fig.y_range.start == 64 and pv.fig.y_range.end < 0       # a band above row 0 for the labels
+    assert pv.callout.data["text"] == ["\u25bc self-hosted memmap: 512 pfns (2 MiB), not PageReserved"]
+    assert pv.callout.data["y"] == [0]
+    # the dashed rule at the buddy start lies on the buddy's side of the boundary, never across row 0
+    rule = [(x0, y0, x1, y1) for x0, y0, x1, y1 in zip(*(pv.marks.data[k] for k in ("x0", "y0", "x1", "y1")))
+            if y0 >= 0]
+    assert rule and all(1 < y0 <= 1.25 and y0 == y1 for _, y0, _, y1 in rule)
+    assert all(y < 0 for y in pv.labels.data["y"])                     # the boundary's name is in the band
+    # order 9 and order 10 are clearly different shades (squared RGB distance)
+    c9, c10 = (tuple(int(pv.colors[FREE0 + o][i:i + 2], 16) for i in (1, 3, 5)) for o in (9, 10))
+    assert sum((a - b) ** 2 for a, b in zip(c9, c10)) > 60 ** 2
+    # the legend: one line per state, no MiB column, the detail in a tooltip
+    assert "memmap (self-hosted)</td>" in pv.legend.value and "MiB</td>" not in pv.legend.value
+    assert "title='self-hosted memmap: VmemmapSelfHosted (not PageReserved)'" in pv.legend.value
+    assert pv.legend.layout.width == "300px"
+
+
+def test_pagemap_picker_labels_follow_the_block_state(m: Machine) -> None:
+    run_action(m, ("dimm_add", 128 * MiB, 1, "dimm1"))
+    pv = PageMapView(m, 32)
+    assert ("memory32 (offline)", 32) in pv.picker.options
+    run_action(m, ("online", 32, "online_movable"))
+    pv.refresh()
+    assert ("memory32 (online)", 32) in pv.picker.options and pv.picker.value == 32
+    assert pv.block_id == 32
 
 
 def test_pagemap_on_6_1_says_page_reserved() -> None:
@@ -95,6 +129,7 @@ def test_pagemap_offline_block_pcp_unmovable_and_isolated(m: Machine) -> None:
     run_action(m, ("dimm_add", 128 * MiB, 1, "dimm1"))
     pv = PageMapView(m, 32)
     assert pv.counts()["offline"] == 32768 and "data-selfhosted='0'" in pv.stats.value
+    assert pv.callout.data["text"] == ["offline: the first 512 pfns already hold the block's memmap"]
     run_actions(m, [("online", 32, "online_kernel"), ("pin", 1, 16 * MiB)])
     pv.refresh()
     c = pv.counts()
@@ -244,6 +279,17 @@ def test_blockmap_hover_data_and_click_opens_page_map(online_block: Machine) -> 
     assert bm.counts() == {"node 0": 8, "node 1": 2}
 
 
+def test_blockmap_selection_keeps_the_legend_colours(online_block: Machine) -> None:
+    bm = BlockMapView(online_block)
+    bm.select(32)
+    glyph = bm.renderer
+    assert glyph.nonselection_glyph.fill_alpha == 1.0                 # unselected cells keep the legend's colour
+    assert glyph.selection_glyph.line_color == "black" and glyph.selection_glyph.line_width >= 2
+    labels = dict(zip(bm.cell_labels.data["text"], zip(bm.cell_labels.data["x"], bm.cell_labels.data["y"])))
+    assert labels["32"] == (0, 2) and labels["0"] == (0, 0)           # every cell named by its block id
+    assert bm.row_start.args == {"cols": 16} and bm.fig.yaxis[0].formatter is bm.row_start
+
+
 def test_blockmap_of_a_big_machine() -> None:
     m = Machine("6.12", arch="x86_64-la57", cmdline="memory_hotplug.memmap_on_memory=1",
                 block_size=2 << 30, ram_bytes=1 << 30, maxmem_bytes=80 << 40)
@@ -254,6 +300,7 @@ def test_blockmap_of_a_big_machine() -> None:
     assert bm.source.data["x"].dtype == np.int32                       # numeric columns travel as binary
     assert bm.block_info(5)["valid_zones"] == "(click the block to read it)"
     assert bm.block_info(5)["vmemmap"] == 8192
+    assert bm.cell_labels.data["text"] == []                          # too many blocks to name each one
     bm.select(5)
     assert "Normal Movable" in bm.details.value                       # read on click
 
@@ -287,6 +334,24 @@ def test_walker_generic_vs_hotplug(online_block: Machine) -> None:
     assert w.play.interval == 100
 
 
+def test_walker_colours_and_the_free_scanner_walks_downwards(online_block: Machine) -> None:
+    from widgets.pagemap import free_colors
+    from widgets.walker import REASON_COLORS
+    run_action(online_block, ("start_workload", 1, 64 * MiB))
+    w = WalkerAnimation(online_block, 32, walkers=("compaction-migrate", "compaction-free"))
+    assert REASON_COLORS[0] not in free_colors(10) and REASON_COLORS[0] not in ("#ffffff", "#d9d9d9")
+    quad = next(r.glyph for r in w.panels[0].fig.renderers if r.data_source is w.panels[0].pending)
+    assert quad.fill_color == "#ffffff" and quad.fill_alpha == 1.0    # not walked yet: white, not a pale tint
+    w.seek(512)
+    migrate, free = w.panels
+    assert migrate.pending.data["top"] == [1] and migrate.pending.data["bottom"] == [64]    # rows 1.. not walked
+    assert free.pending.data["top"] == [0] and free.pending.data["bottom"] == [63]         # rows ..62 not walked
+    assert w.counts(0) == {"not LRU / not movable": 512}               # the memmap, at the start
+    assert w.counts(1) == {"visited": 512}                             # free pages, at the end
+    assert "from the end" in free.legend.value and "downwards" in free.subtitle.text
+    assert w.total_counts()[1] == free.counts(None) and sum(w.total_counts()[1].values()) == 32768
+
+
 def test_walker_same_walker_on_two_kernels() -> None:
     w = WalkerAnimation.across_kernels(kernels=("6.1", "6.12"), walker="generic")
     assert [p.lane.machine.kernel.name for p in w.panels] == ["6.1", "6.12"]
@@ -295,6 +360,7 @@ def test_walker_same_walker_on_two_kernels() -> None:
     assert w.counts(0) == {"PageReserved": 512} and w.counts(1) == {"visited": 512}
     img = w.panels[0].source.data["image"][0]
     assert img.shape == (64, 512)
+    assert w.panels[0].fig.title.text == "Linux 6.1: generic" and "Linux" not in w.panels[0].subtitle.text
 
 
 # ----------------------------------------------------------------------------------------------
@@ -338,13 +404,29 @@ def test_version_compare() -> None:
     assert diff["generic walker"] == ("visited 32256, PageReserved 512", "visited 32768")
     assert diff["/proc/vmstat nr_memmap_pages"][1] == "512"
     assert "data-differs='1'" in v.diff.value
+    # one shared legend, counts of both kernels; the lanes' titles name the kernel once
+    assert "data-key='selfhosted'" in v.legend.value and v.legend.value.count("data-count='512'>512</td>") >= 2
+    assert all(pm.legend not in pm.widget.children for pm in v.page_maps)
+    assert v.page_maps[0].fig.title.text == "Linux 6.1: memory32: node 1, online, Movable"
+    assert "Linux" not in v.page_maps[0].subtitle.text
+    assert v.page_maps[0].callout.data["text"][0].endswith(", PageReserved")
     v.block_pick.value = 3
     assert all(pm.block_id == 3 for pm in v.page_maps)
+    assert "memory3: pfns per state" in v.legend.value
     v.set_actions([("dimm_add", 128 * MiB, 1, "dimm1"), ("online", 32, "online_kernel"), ("online", 32, "offline")])
     assert [r.errno_name for r in v.records[1]] == ["", "", "EBUSY"]
     assert "EBUSY" in v.results[1].value
     v.kernel_pick[0].value = "6.8"
     assert v.machines[0].kernel.name == "6.8"
+
+
+def test_version_compare_lines_the_page_maps_up() -> None:
+    """6.1 does not self-host a multi-block DIMM, 6.12 does: the maps still start at the same height."""
+    v = VersionCompare([("dimm_add", 512 * MiB, 1, "dimm1"), ("online", 32, "online_movable")], kernels=("6.1", "6.12"))
+    old, new = v.page_maps
+    assert old.counts()["selfhosted"] == 0 and new.counts()["selfhosted"] == 512
+    assert old.callout.data["text"] == ["no self-hosted memmap pfns in this block"]
+    assert old.fig.height == new.fig.height and old.fig.y_range.end == new.fig.y_range.end
 
 
 def test_workbench_wires_the_views(m: Machine) -> None:
@@ -368,6 +450,36 @@ def test_counters_show_every_zone_until_a_hot_plug_node_has_memory(m: Machine) -
     cv = CountersView(m)
     assert {tuple(x)[0] for x in cv.source.data["x"]} == {"node0 DMA", "node0 DMA32"}
     assert "no populated zone on a hot-plug node yet" in cv.zoneinfo.value
+    # the text shows the zones the bars show
+    stanzas = cv.zoneinfo.value.split("<details>")[0]
+    assert "Node 0, zone      DMA\n" in stanzas and "Node 0, zone    DMA32\n" in stanzas
+
+
+def test_counters_are_readable(m: Machine) -> None:
+    """Thousands separators, a value on every bar, the change of the last action, zone stanzas before the rest."""
+    cv = CountersView(m, zoneinfo="all")
+    assert isinstance(cv.fig.yaxis[0].formatter, NumeralTickFormatter) and cv.fig.yaxis[0].formatter.format == "0,0"
+    run_action(m, ("dimm_add", 128 * MiB, 1, "dimm1"))
+    run_action(m, ("online", 32, "online_movable"))
+    cv.refresh()
+    d = cv.source.data
+    label = dict(zip((tuple(x) for x in d["x"]), d["label"]))
+    assert label[("node1 Movable", "present")] == "32,768" and label[("node1 Movable", "managed")] == "32,256"
+    assert cv.fig.y_range.end > max(d["pages"])                       # room for the labels above short bars
+    run_action(m, ("start_workload", 1, 64 * MiB))
+    cv.refresh()
+    label = dict(zip((tuple(x) for x in cv.source.data["x"]), cv.source.data["label"]))
+    assert label[("node1 Movable", "free")] == "15,872 (-16,384)"     # what the last action changed
+    assert label[("node1 Movable", "managed")] == "32,256"
+    cv.which.value = "hot-plug nodes"                                  # a toggle is no change of the machine
+    label = dict(zip((tuple(x) for x in cv.source.data["x"]), cv.source.data["label"]))
+    assert label[("node1 Movable", "free")] == "15,872 (-16,384)"
+    # the zone stanza (pages free .. managed, start_pfn) comes first, the per-node stats behind <details>
+    text = cv.zoneinfo.value
+    head, rest = text.split("<details>")
+    assert "pages free     15872" in head and "managed  32256" in head and "start_pfn:" in head
+    assert "per-node stats" not in head and "nr_inactive_anon" in rest
+    assert head.index("pages free") < head.index("managed") < head.index("start_pfn")
 
 
 def test_display_rebuilds_the_render_bundle(online_block: Machine) -> None:
@@ -377,7 +489,8 @@ def test_display_rebuilds_the_render_bundle(online_block: Machine) -> None:
     assert "memory32" not in str(pv.plot.render_bundle)
     bundle = pv._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert "memory32: pfn 0x100000-0x107fff" in str(pv.plot.render_bundle)
+    assert "memory32: node 1, online, Movable" in str(pv.plot.render_bundle)
+    assert "pfn 0x100000-0x107fff" in str(pv.plot.render_bundle)
 
 
 def test_pagemap_of_a_2_gib_block_and_force_padding() -> None:
@@ -386,7 +499,8 @@ def test_pagemap_of_a_2_gib_block_and_force_padding() -> None:
     pv = PageMapView(m2, 2)
     assert pv.source.data["image"][0].shape == (1024, 512)
     assert pv.counts()["selfhosted"] == 8192 and pv.counts()["free"] == 524288 - 8192
-    assert len(pv.lines.data["x0"]) == 127                            # thinned to 4 MiB steps
+    assert pv.lines.data["x0"] == []                                  # rows are pageblocks
+    assert pv.fig.height - 100 <= 600 + 2 * 15 + 6
     # ppc64 radix with 64 KiB pages: the memmap (16 pages) is padded to one pageblock (32) in force mode
     p = make_machine("6.12", arch="ppc64-radix-64k",
                      cmdline="memory_hotplug.memmap_on_memory=force memhp_default_state=online_movable")

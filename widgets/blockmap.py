@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
-from bokeh.models import ColumnDataSource, CustomJSHover, HoverTool, LinearColorMapper, Range1d, TapTool
+from bokeh.models import (ColumnDataSource, CustomJSHover, CustomJSTickFormatter, HoverTool, LabelSet,
+                          LinearColorMapper, Range1d, TapTool)
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 from ipywidgets import HTML, Dropdown, HBox, Layout, VBox
@@ -19,7 +20,7 @@ from widgets._bokeh import bokeh_widget
 from jupyter_bokeh.widgets import BokehModel
 
 from widgets._common import MEM, display_bundle, esc, notify
-from widgets.pagemap import PageMapView
+from widgets.pagemap import PageMapView, compact
 from widgets.units import format_bytes
 from workbook.errors import KernelError
 from workbook.machine import Machine
@@ -45,6 +46,18 @@ def block_category(b: MemoryBlock, color_by: str) -> str:
     return f"node {b.nid}"
 
 
+#: Tooltips of the legend categories that need a word of explanation.
+_TIPS = {"none (spans zones)": "the block's pfns lie in more than one zone (memory0: DMA and DMA32), "
+                               "so it has no single zone and valid_zones reads 'none'",
+         "online (boot)": "online since boot (boot memory)",
+         "offline (no zone)": "an offline block belongs to no zone yet"}
+
+
+def _tip(category: str) -> str:
+    """`` title='...'`` for a legend category that has a tooltip."""
+    return f" title='{esc(_TIPS[category])}'" if category in _TIPS else ""
+
+
 def _color(category: str, color_by: str) -> str:
     if color_by == "state":
         return _STATE_COLORS.get(category, "#e377c2")
@@ -60,6 +73,10 @@ if (format == "range") { return "0x" + start.toString(16) + "-0x" + (start + bs 
 return "memory" + value;
 """
 _HOVER_LOOKUP = """return (value >= 0 && value < names.length) ? names[value] : "-";"""
+_ROW_START = """return (tick < 0 || tick % 1 != 0) ? "" : (cols > 0 ? "memory" + (tick * cols) : "");"""
+#: label every cell with its block id when the cells are at least this many pixels wide
+_LABEL_MIN_PX = 22
+_DARK_CELLS = {"#1b7837", "#5aae61", "#8c6d31", "#1f77b4", "#9467bd", "#7f7f7f", "#ff7f0e"}
 
 
 class BlockMapView:
@@ -67,7 +84,7 @@ class BlockMapView:
 
     def __init__(self, machine: Machine, page_map: PageMapView | None = None, color_by: str = "state",
                  columns: int | None = None, layout: str = "auto", valid_zones_limit: int = 2048,
-                 plot_width: int = 720) -> None:
+                 plot_width: int = 620) -> None:
         """Build the grid; ``page_map`` (if given) shows the block a click selects."""
         self.m = machine
         self.page_map = page_map
@@ -85,17 +102,24 @@ class BlockMapView:
         self.color_by.observe(lambda _c: self.refresh(), names="value")
         self.source = ColumnDataSource(data=self._empty())
         self.fig = figure(width=plot_width, height=200, x_range=Range1d(-0.5, 63.5), y_range=Range1d(0.5, -0.5),
-                          tools="pan,wheel_zoom,box_zoom,reset", toolbar_location="right",
+                          tools="pan,wheel_zoom,box_zoom,reset", toolbar_location="below",
                           x_axis_label="block (column)", y_axis_label="row")
         self.mapper = LinearColorMapper(palette=["#d9d9d9"], low=-0.5, high=0.5)
+        # a selection is an outline only: unselected cells keep their colour, so the legend stays true
         self.renderer = self.fig.rect("x", "y", width=0.9, height=0.9, source=self.source, line_color=None,
                                       fill_color={"field": "category", "transform": self.mapper},
-                                      selection_line_color="black", selection_line_width=2,
-                                      selection_fill_alpha=1.0, nonselection_fill_alpha=0.55,
+                                      selection_line_color="black", selection_line_width=3,
+                                      selection_fill_alpha=1.0, nonselection_fill_alpha=1.0,
                                       nonselection_line_color=None)
+        self.cell_labels = ColumnDataSource(data={"x": [], "y": [], "text": [], "color": []})
+        self.fig.add_layout(LabelSet(x="x", y="y", text="text", source=self.cell_labels, text_align="center",
+                                     text_baseline="middle", text_font_size="8pt", text_color="color"))
+        self.row_start = CustomJSTickFormatter(code=_ROW_START, args={"cols": 0})
         self.fig.grid.visible = False
+        self.fig.toolbar.logo = None          # a short map: the toolbar below, in one row, never folded
         self.fig.xaxis.ticker.min_interval = 1
         self.fig.yaxis.ticker.min_interval = 1
+        self._plain = self.fig.yaxis[0].formatter
         self.fmt_id = CustomJSHover(code=_HOVER_ID, args={"bs": machine.block_size})
         self.fmt = {k: CustomJSHover(code=_HOVER_LOOKUP, args={"names": []}) for k in ("state", "zone", "valid_zones")}
         self.fig.add_tools(TapTool(renderers=[self.renderer]),
@@ -112,7 +136,7 @@ class BlockMapView:
         self.refresh()                      # before wrapping: the widget's first render is current
         self.plot = bokeh_widget(self.fig)
         self.widget = VBox([HBox([self.color_by, self.legend]),
-                            HBox([self.plot, VBox([self.details], layout=Layout(min_width="280px"))])])
+                            HBox([self.plot, VBox([self.details], layout=Layout(width="330px", min_width="330px"))])])
 
     # ------------------------------------------------------------------------------------------
     @staticmethod
@@ -183,16 +207,31 @@ class BlockMapView:
         self.source.data = data
         self.fig.x_range.update(start=-0.5, end=cols - 0.5)
         self.fig.y_range.update(start=rows - 0.5, end=-0.5)
-        self.fig.height = int(min(max(rows * self.plot_width / cols, 120), 640)) + 60
+        self.fig.height = int(min(max(rows * self.plot_width / cols, 120), 640)) + 90
         by_id = bool(len(pos)) and list(pos) == ids
-        self.fig.yaxis.axis_label = f"row ({cols} per row{'' if by_id else ', packed'})"
-        self.fig.xaxis.axis_label = "block id mod row" if by_id else "block (column)"
+        # every cell named by its block id where there is room; the rows by their first block
+        if (self.plot_width - 80) / cols >= _LABEL_MIN_PX and len(ids) <= 1024:
+            self.cell_labels.data = {"x": data["x"].tolist(), "y": data["y"].tolist(), "text": [str(i) for i in ids],
+                                     "color": ["white" if palette[c] in _DARK_CELLS else "#222222"
+                                               for c in cat_codes.tolist()]}
+        else:
+            self.cell_labels.data = {"x": [], "y": [], "text": [], "color": []}
+        if by_id:
+            self.row_start.args = {"cols": cols}
+            self.fig.yaxis[0].formatter = self.row_start
+            self.fig.yaxis.axis_label = f"{cols} blocks per row"
+            self.fig.xaxis.axis_label = "+ column (block id = row's first block + column)"
+        else:
+            self.fig.yaxis[0].formatter = self._plain
+            self.fig.yaxis.axis_label = f"row ({cols} per row, packed)"
+            self.fig.xaxis.axis_label = "block (column)"
         bsize = format_bytes(m.block_size)
         self.fig.title.text = (f"{len(ids):,} memory blocks of {bsize} ({m.kernel.label}, {m.arch.name}); "
                                f"coloured by {cb}")
         order = sorted(range(len(cat_names)), key=lambda i: cat_names[i])
         self.legend.value = (f"<span class='blockmap-legend' data-blocks='{len(ids)}'>"
-                             + " ".join(f"<span style='white-space:nowrap;margin-right:8px'><span style='display:"
+                             + " ".join(f"<span style='white-space:nowrap;margin-right:8px'"
+                                        f"{_tip(cat_names[i])}><span style='display:"
                                         f"inline-block;width:11px;height:11px;background:{palette[i]};border:1px "
                                         f"solid #888'></span> {esc(cat_names[i])}: {int(counts[i]):,}</span>"
                                         for i in order)
@@ -245,11 +284,11 @@ class BlockMapView:
                 ("range", f"{b.start_pfn << shift:#x}-{(b.end_pfn << shift) - 1:#x}"),
                 ("node", b.nid), ("zone", b.zone.name if b.zone is not None else "none"),
                 ("vmemmap pages", b.vmemmap_pages)]
-        self.details.value = (f"<div class='blockmap-selected' data-block='{bid}'><b>memory{bid}</b>"
-                              f"<table style='font-size:12px'>"
-                              + "".join(f"<tr><td>{esc(k)}</td><td><code>{esc(str(v).strip())}</code></td></tr>"
-                                        for k, v in rows)
-                              + "</table></div>")
+        self.details.value = compact(
+            f"<div class='blockmap-selected' data-block='{bid}'><b>memory{bid}</b><table style='font-size:12px'>"
+            + "".join(f"<tr><td style='white-space:nowrap'>{esc(k)}</td><td style='white-space:nowrap'><code>"
+                      f"{esc(str(v).strip())}</code></td></tr>" for k, v in rows)
+            + "</table></div>")
 
     def bokeh_models(self) -> list[BokehModel]:
         """The BokehModel widgets of this view."""

@@ -14,7 +14,7 @@ from ipywidgets import HTML, Dropdown, HBox, Layout, VBox
 from widgets._common import (Action, ActionRecord, display_bundle, esc, first_added_block, make_machine, pre,
                              run_actions)
 from widgets.counters import parse_zoneinfo
-from widgets.pagemap import PageMapView, selfhosted_label
+from widgets.pagemap import PageMapView, compact, legend_rows, selfhosted_label
 from workbook.errors import KernelError
 from workbook.kernel import KERNELS
 from workbook.machine import Machine
@@ -80,7 +80,7 @@ class VersionCompare:
     """The same actions on two kernels: each side's action results and page map, key counters and a diff table."""
 
     def __init__(self, actions: Sequence[Action] | None = None, kernels: Sequence[str] = ("6.1", "6.12"),
-                 block_id: int | None = None, plot_width: int = 420, **machine_kwargs: Any) -> None:
+                 block_id: int | None = None, plot_width: int = 440, **machine_kwargs: Any) -> None:
         """Boot one machine per kernel with ``machine_kwargs``, run ``actions`` on both, show ``block_id``."""
         self.actions: list[Action] = list(actions if actions is not None else DEFAULT_ACTIONS)
         self.machine_kwargs = machine_kwargs
@@ -91,6 +91,7 @@ class VersionCompare:
         self.block_pick = Dropdown(options=[], description="block", layout=Layout(width="220px"))
         self.script = HTML()
         self.results = [HTML(), HTML()]
+        self.legend = HTML(layout=Layout(width="420px"))
         self.diff = HTML()
         self.machines: list[Machine] = []
         self.records: list[list[ActionRecord]] = []
@@ -100,7 +101,7 @@ class VersionCompare:
         for p in self.kernel_pick:
             p.observe(lambda _c: self.rerun(), names="value")
         self.block_pick.observe(self._on_block, names="value")
-        self.widget = VBox([HBox(self.kernel_pick + [self.block_pick]), self.script, self._sides,
+        self.widget = VBox([HBox(self.kernel_pick + [self.block_pick]), self.script, self._sides, self.legend,
                             HTML("<b>differences</b>"), self.diff])
         self.rerun()
 
@@ -126,8 +127,9 @@ class VersionCompare:
             self.block_pick.value = bid if bid in ids else (ids[0] if ids else None)
         finally:
             self._setting = False
-        self.page_maps = [PageMapView(m, bid, picker=False, plot_width=self.plot_width,
+        self.page_maps = [PageMapView(m, bid, picker=False, plot_width=self.plot_width, legend=False,
                                       title=f"{m.kernel.label}: ") for m in self.machines]
+        self._align()
         self.script.value = pre("\n".join(r.command for r in self.records[0]), "script")
         for i, recs in enumerate(self.records):
             self.results[i].value = "".join(
@@ -135,7 +137,8 @@ class VersionCompare:
                 f"{'&#10003;' if r.ok else '&#10007;'} {esc(r.result)}"
                 f"{' <b>' + esc(r.errno_name) + '</b>: ' + esc(r.message) if not r.ok and r.errno_name else ''}</div>"
                 for r in recs)
-        self._sides.children = [VBox([HTML(f"<b>{esc(m.kernel.label)}</b>"), self.results[i], pm.widget])
+        lane = Layout(width=f"{self.plot_width + 10}px", overflow="hidden")
+        self._sides.children = [VBox([HTML(f"<b>{esc(m.kernel.label)}</b>"), self.results[i], pm.widget], layout=lane)
                                 for i, (m, pm) in enumerate(zip(self.machines, self.page_maps))]
         self._update_numbers()
 
@@ -144,22 +147,44 @@ class VersionCompare:
             return
         self.block_id = int(change["new"])
         for pm in self.page_maps:
+            pm.min_band_lines = 0
             pm.show_block(self.block_id)
+        self._align()
         self._update_numbers()
 
+    def _align(self) -> None:
+        """Give both page maps the same label band, so that their rows line up side by side."""
+        need = max(pm.band_lines() for pm in self.page_maps)
+        for pm in self.page_maps:
+            if pm.band_lines() < need:
+                pm.min_band_lines = need
+                pm.refresh()
+
+    def _update_legend(self) -> None:
+        """One legend for both page maps: the pfns of every state on each kernel."""
+        a, b = (m.kernel.label for m in self.machines)
+        self.legend.value = ("<table class='pagemap-legend compare-legend' style='font-size:12px;"
+                             "border-collapse:collapse;width:100%'>"
+                             + compact(f"<tr><th></th><th style='text-align:left'>memory{self.block_id}: pfns per "
+                                       f"state</th><th style='text-align:right'>{esc(a)}</th>"
+                                       f"<th style='text-align:right'>{esc(b)}</th></tr>")
+                             + legend_rows(self.machines[0], self.page_maps[0].colors,
+                                           [(pm.counts(), pm.free_by_order()) for pm in self.page_maps])
+                             + "</table>")
+
     def _update_numbers(self) -> None:
+        self._update_legend()
         self.numbers = [key_numbers(m, self.block_id, recs, pm)
                         for m, recs, pm in zip(self.machines, self.records, self.page_maps)]
         rows = self.diff_rows()
         a, b = (m.kernel.label for m in self.machines)
-        self.diff.value = ("<table class='version-diff' style='font-size:12px;border-collapse:collapse'>"
-                           f"<tr><th style='text-align:left'>memory{self.block_id}</th><th>{esc(a)}</th>"
-                           f"<th>{esc(b)}</th></tr>"
-                           + "".join(f"<tr data-differs='{int(x != y)}' "
-                                     f"style='{'background:#fff3cd' if x != y else ''}'>"
-                                     f"<td>{esc(k)}</td><td><code>{esc(x)}</code></td><td><code>{esc(y)}</code></td></tr>"
-                                     for k, x, y in rows)
-                           + "</table>")
+        self.diff.value = compact(
+            "<table class='version-diff' style='font-size:12px;border-collapse:collapse'>"
+            f"<tr><th style='text-align:left'>memory{self.block_id}</th><th>{esc(a)}</th><th>{esc(b)}</th></tr>"
+            + "".join(f"<tr data-differs='{int(x != y)}' style='{'background:#fff3cd' if x != y else ''}'>"
+                      f"<td>{esc(k)}</td><td><code>{esc(x)}</code></td><td><code>{esc(y)}</code></td></tr>"
+                      for k, x, y in rows)
+            + "</table>")
 
     def diff_rows(self) -> list[tuple[str, str, str]]:
         """(quantity, kernel A's value, kernel B's value) for every compared number."""

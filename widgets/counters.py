@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bokeh.models import ColumnDataSource, FactorRange, HoverTool
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool, LabelSet, NumeralTickFormatter, Range1d
 from bokeh.plotting import figure
 from ipywidgets import HTML, HBox, Layout, ToggleButtons, VBox
 
@@ -18,10 +18,11 @@ from jupyter_bokeh.widgets import BokehModel
 from widgets._common import display_bundle, pre
 from workbook.machine import Machine
 
-__all__ = ["CountersView", "METRICS", "parse_zoneinfo"]
+__all__ = ["CountersView", "METRICS", "parse_zoneinfo", "zone_stanza"]
 
 METRICS = ("spanned", "present", "managed", "free")
 _METRIC_COLORS = {"spanned": "#c7c7c7", "present": "#9ecae1", "managed": "#3182bd", "free": "#31a354"}
+_DARK = {"managed", "free"}             # bars dark enough for a white value label
 _SECTION = re.compile(r"^Node (\d+), zone\s+(\w+)$", re.M)
 
 
@@ -40,6 +41,24 @@ def parse_zoneinfo(text: str) -> list[dict[str, Any]]:
     return out
 
 
+def zone_stanza(section: str) -> str:
+    """A /proc/zoneinfo section without its per-node stats, vm counters and pagesets:
+    the head line, ``pages free`` .. ``protection:`` and ``start_pfn:``."""
+    lines = section.splitlines()
+    out = lines[:1]
+    inside = False
+    for line in lines[1:]:
+        if line.startswith("  pages free"):
+            inside = True
+        if inside:
+            out.append(line)
+            if line.lstrip().startswith("protection:"):
+                inside = False
+        elif line.startswith("  start_pfn:"):
+            out.append(line)
+    return "\n".join(out)
+
+
 class CountersView:
     """Per node and zone: spanned, present, managed and free pages (bars), plus /proc/zoneinfo and numactl -H."""
 
@@ -47,15 +66,24 @@ class CountersView:
         """Build the bar chart and the two text panes for "hot-plug nodes" (all zones until they have one) or "all"."""
         self.m = machine
         self.rows: list[dict[str, Any]] = []
-        self.source = ColumnDataSource(data={"x": [], "pages": [], "metric": [], "color": [], "mib": []})
-        self.fig = figure(x_range=FactorRange(factors=[]), width=plot_width, height=320,
+        self.source = ColumnDataSource(data={"x": [], "pages": [], "metric": [], "color": [], "mib": [],
+                                             "label": [], "label_y": [], "label_color": [], "label_align": [],
+                                             "change": []})
+        self._last: dict[tuple[str, str], int] = {}
+        self._delta: dict[tuple[str, str], int] = {}
+        self.fig = figure(x_range=FactorRange(factors=[]), y_range=Range1d(0, 1), width=plot_width, height=340,
                           tools="pan,wheel_zoom,reset", toolbar_location="right", y_axis_label="pages")
         self.fig.vbar(x="x", top="pages", width=0.85, color="color", source=self.source)
-        self.fig.add_tools(HoverTool(tooltips=[("zone", "@x"), ("pages", "@pages{0,0}"), ("MiB", "@mib{0,0.0}")]))
+        # the value on every bar (vertical text, inside a tall bar, above a short one): 32,768 vs 32,256 is readable
+        self.fig.add_layout(LabelSet(x="x", y="label_y", text="label", source=self.source, angle=1.5707963267948966,
+                                     text_align="label_align", text_baseline="middle", text_font_size="8pt",
+                                     text_color="label_color", x_offset=0, y_offset=0))
+        self.fig.add_tools(HoverTool(tooltips=[("zone", "@x"), ("pages", "@pages{0,0}"), ("MiB", "@mib{0,0.0}"),
+                                               ("last change", "@change")]))
         self.fig.xaxis.major_label_orientation = 1.0
         self.fig.xaxis.group_label_orientation = 0.0
+        self.fig.yaxis.formatter = NumeralTickFormatter(format="0,0")
         self.fig.xgrid.grid_line_color = None
-        self.fig.y_range.start = 0
         self.which = ToggleButtons(options=["hot-plug nodes", "all"], value=zoneinfo,
                                    style={"button_width": "120px"})
         self.which.observe(lambda _c: self.refresh(), names="value")
@@ -89,8 +117,13 @@ class CountersView:
         self.rows = rows
         hp = set(self.hotplug_nodes())
         shown = [r for r in rows if r["spanned"] or r["present"]]
-        if self.which.value != "all" and any(r["node"] in hp for r in shown):
-            shown = [r for r in shown if r["node"] in hp]
+        hot = [r for r in shown if r["node"] in hp]
+        note = ""
+        if self.which.value != "all":
+            if hot:
+                shown = hot
+            else:        # bars and text agree: every zone, and the text says why
+                note = "(no populated zone on a hot-plug node yet: every populated zone is shown)\n\n"
         xs, pages, metrics, colors, mib = [], [], [], [], []
         for r in shown:
             for k in METRICS:
@@ -99,15 +132,35 @@ class CountersView:
                 metrics.append(k)
                 colors.append(_METRIC_COLORS[k])
                 mib.append(r[k] * self.m.arch.page_size / (1 << 20))
+        values = {(f"node{r['node']} {r['zone']}", k): r[k] for r in rows if r["spanned"] or r["present"]
+                  for k in METRICS}
+        if values != self._last:            # a change of the machine (not of the toggle): remember the deltas
+            self._delta = {k: v - self._last[k] for k, v in values.items() if k in self._last and v != self._last[k]}
+            self._last = values
+        top = max(pages, default=0) or 1
+        labels, label_y, label_color, label_align, change = [], [], [], [], []
+        for x, v, k in zip(xs, pages, metrics):
+            d = self._delta.get(tuple(x), 0)
+            labels.append(f"{v:,}" + (f" ({d:+,})" if d else ""))
+            change.append(f"{d:+,} pages" if d else "none")
+            inside = v >= 0.6 * top                  # room inside the bar for "65,536 (+32,768)"
+            label_y.append(v - 0.02 * top if inside else v + 0.02 * top)
+            label_align.append("right" if inside else "left")
+            label_color.append("white" if inside and k in _DARK else "#222222")
         self.fig.x_range.factors = xs
-        self.source.data = {"x": xs, "pages": pages, "metric": metrics, "color": colors, "mib": mib}
+        self.fig.y_range.update(start=0, end=top * 1.3)
+        self.source.data = {"x": xs, "pages": pages, "metric": metrics, "color": colors, "mib": mib,
+                            "label": labels, "label_y": label_y, "label_color": label_color,
+                            "label_align": label_align, "change": change}
         self.fig.title.text = f"zones ({self.m.kernel.label}): spanned / present / managed / free pages"
-        if self.which.value == "all":
-            zi = text
+        stanzas = "\n".join(zone_stanza(r["text"]) for r in shown)
+        if self.which.value == "all" or note:
+            full = text
         else:
-            zi = "\n".join(r["text"] for r in rows if r["node"] in hp and r["present"]) \
-                or "(no populated zone on a hot-plug node yet)"
-        self.zoneinfo.value = pre(zi, "zoneinfo")
+            full = "\n".join(r["text"] for r in rows if r["node"] in hp and r["present"])
+        self.zoneinfo.value = (pre(note + stanzas if stanzas else "(no populated zone)", "zoneinfo")
+                               + "<details><summary>full text (per-node stats, pagesets)</summary>"
+                               f"{pre(full, 'zoneinfo-full')}</details>")
         self.numactl.value = pre(self.m.numactl_hardware(), "numactl")
 
     def bokeh_models(self) -> list[BokehModel]:

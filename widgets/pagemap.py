@@ -10,27 +10,35 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from bokeh.models import (ColumnDataSource, CustomJSHover, HoverTool, LabelSet, Range1d, Title)
+from bokeh.models import (ColumnDataSource, CustomJSHover, CustomJSTickFormatter, HoverTool, LabelSet, Range1d,
+                          Title)
 from bokeh.plotting import figure
-from ipywidgets import HTML, HBox, Layout, VBox
+from ipywidgets import HTML, Dropdown, HBox, Layout, VBox
 
 from widgets._bokeh import bokeh_widget
 from jupyter_bokeh.widgets import BokehModel
 
-from widgets._common import block_picker, display_bundle, esc, refresh_block_picker
+from widgets._common import block_options, block_picker, display_bundle, esc, refresh_block_picker
 from widgets.units import format_bytes
 from workbook.machine import Machine
 from workbook.memory import MemoryBlock
 from workbook.pagemap import MIGRATE_ISOLATE, MIGRATETYPE_NAMES, PageKind, kpf_names
 
-__all__ = ["PageMapView", "STATE_KEYS", "classify", "grid_width", "rgba", "selfhosted_label"]
+__all__ = ["LEGEND_WIDTH", "PageMapView", "STATE_KEYS", "classify", "free_colors", "grid_width", "legend_rows", "rgba",
+           "selfhosted_label"]
 
 # the legend's classes (uint8 codes); free blocks get one code per order from FREE0 on
 OFFLINE, BOOT, SELFHOSTED, PCP, MOVABLE, UNMOVABLE, ISOLATED, FREE0 = range(8)
 STATE_KEYS = ("offline", "boot", "selfhosted", "pcp", "movable", "unmovable", "isolated", "free")
 _BASE_COLORS = ("#d9d9d9", "#8c6d31", "#d62728", "#17becf", "#1f77b4", "#ff7f0e", "#9467bd")
-_FREE_SMALL, _FREE_LARGE = (0x00, 0x6d, 0x2c), (0xc7, 0xe9, 0xc0)  # order 0 dark .. MAX_PAGE_ORDER light
+# free blocks by order: MAX_PAGE_ORDER pale, MAX_PAGE_ORDER - 1 clearly darker, then a dark ramp down to order 0
+_FREE_MAX, _FREE_MAX_1 = "#c7e9c0", "#6fbf73"
+_FREE_SMALL, _FREE_MID = (0x00, 0x3d, 0x18), (0x2e, 0x8b, 0x45)   # order 0 .. MAX_PAGE_ORDER - 2
 _PAD = 255                                                         # code of the cells past the block
+_SELFHOSTED_TEXT = "#a50f15"                                       # the self-hosted memmap's name above the map
+LEGEND_WIDTH = "300px"                                             # the legend column (counts never wrap)
+_LINE_PX = 15                                                      # one label line in the band above the map
+_MIN_ROW_PX, _MIN_MAP_PX, _MAX_MAP_PX = 6, 300, 600                # rows are at least 6 px tall where they fit
 
 # PageKind -> class (FREE is refined by order, isolation and boot memory afterwards)
 _KIND_CLASS = np.full(16, UNMOVABLE, dtype=np.uint8)
@@ -55,7 +63,7 @@ return String(value);
 
 
 def selfhosted_label(m: Machine) -> str:
-    """How this kernel marks self-hosted memmap pages (PageReserved up to 6.1, VmemmapSelfHosted only in 6.12)."""
+    """How this kernel marks self-hosted memmap pages (PageReserved up to 6.10, only VmemmapSelfHosted from 6.11)."""
     k = m.kernel
     if k.selfhosted_reserved and k.vmemmap_self_hosted_flag:
         return "PageReserved + VmemmapSelfHosted"
@@ -76,14 +84,19 @@ def _hex(c: str) -> tuple[int, int, int]:
     return int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)
 
 
+def free_colors(max_order: int) -> list[str]:
+    """Colour of a free block of each order 0..max_order: the largest pale, the next one clearly darker, then darker."""
+    ramp = []
+    for o in range(max_order - 1):
+        t = o / max(max_order - 2, 1)
+        r, g, b = (round(a + (z - a) * t) for a, z in zip(_FREE_SMALL, _FREE_MID))
+        ramp.append(f"#{r:02x}{g:02x}{b:02x}")
+    return (ramp + [_FREE_MAX_1, _FREE_MAX])[-(max_order + 1):]
+
+
 def _colors(max_order: int) -> list[str]:
     """The colour of every class code: the fixed classes, then the free-order ramp."""
-    ramp = []
-    for o in range(max_order + 1):
-        t = o / max(max_order, 1)
-        r, g, b = (round(a + (z - a) * t) for a, z in zip(_FREE_SMALL, _FREE_LARGE))
-        ramp.append(f"#{r:02x}{g:02x}{b:02x}")
-    return list(_BASE_COLORS) + ramp
+    return list(_BASE_COLORS) + free_colors(max_order)
 
 
 def rgba(colors: list[str]) -> np.ndarray:
@@ -107,12 +120,70 @@ def classify(m: Machine, start_pfn: int, nr: int) -> tuple[np.ndarray, Any]:
     return cls, ps
 
 
+# short legend labels (the detail is the row's tooltip); the hover over a pfn gives the kernel's names
+_SHORT = {OFFLINE: "offline", BOOT: "boot memory", SELFHOSTED: "memmap (self-hosted)", FREE0: "free (buddy)",
+          PCP: "free, on a pcp list", MOVABLE: "movable (anon, THP)", UNMOVABLE: "unmovable (kernel, slab)",
+          ISOLATED: "isolated pageblock"}
+_LEGEND_ORDER = (SELFHOSTED, FREE0, PCP, MOVABLE, UNMOVABLE, ISOLATED, OFFLINE, BOOT)
+_Y_TICKS_JS = "return tick < 0 ? '' : tick.toLocaleString('en-US');"   # no ticks in the label band
+_CELL = "padding:1px 4px;line-height:16px;"                          # compact rows (Lab pads table cells)
+
+
+def compact(table_html: str) -> str:
+    """Compact table cells: JupyterLab's stylesheet pads every cell of rendered HTML."""
+    return (table_html.replace("<td style='", f"<td style='{_CELL}").replace("<td>", f"<td style='{_CELL}'>")
+            .replace("<th style='", f"<th style='{_CELL}").replace("<th>", f"<th style='{_CELL}'>"))
+
+
+def _detail(i: int, m: Machine) -> str:
+    """The long description of a legend class (a legend row's tooltip, and the hover of boot/offline pfns)."""
+    if i >= FREE0:
+        return "free in the buddy allocator; shade = order of the free block (light = large, dark = small)"
+    return {OFFLINE: "offline / no struct page", BOOT: "boot memory (counts only in the model)",
+            SELFHOSTED: f"self-hosted memmap: {selfhosted_label(m)}", PCP: "free, on a per-cpu (pcp) list",
+            MOVABLE: "movable (anon / THP)", UNMOVABLE: "unmovable (slab / kernel / compound / page table)",
+            ISOLATED: "in an isolated pageblock (MIGRATE_ISOLATE)"}[i]
+
+
+def legend_rows(m: Machine, colors: list[str], columns: list[tuple[dict[str, int], dict[int, int]]]) -> str:
+    """Legend table rows: one per class, then one per free order present; one count column per (counts, orders)."""
+    rows = []
+    for i in _LEGEND_ORDER:
+        key = STATE_KEYS[i] if i < FREE0 else "free"
+        ns = [c.get(key, 0) for c, _ in columns]
+        color = colors[-1] if i == FREE0 else colors[i]
+        label = "free (buddy); shade = order" if i == FREE0 else _SHORT[i]
+        one = f" data-count='{ns[0]}'" if len(ns) == 1 else ""
+        dim = "" if any(ns) else "color:#999;"
+        rows.append(f"<tr style='{dim}' data-key='{key}'{one} title='{esc(_detail(i, m))}'>"
+                    f"<td style='width:16px'><span style='display:inline-block;width:12px;height:12px;"
+                    f"background:{color};border:1px solid #888'></span></td>"
+                    f"<td style='white-space:nowrap'>{esc(label)}</td>"
+                    + "".join(f"<td style='text-align:right' data-count='{n}'>{n:,}</td>" for n in ns) + "</tr>")
+        if i == FREE0:
+            orders = sorted({o for _, fo in columns for o in fo}, reverse=True)
+            for o in orders:
+                ks = [fo.get(o, 0) for _, fo in columns]
+                one = f" data-count='{ks[0]}'" if len(ks) == 1 else ""
+                blocks = ", ".join(f"{k // (1 << o):,}" for k in ks)
+                rows.append(f"<tr data-key='free-order-{o}'{one} title='{blocks} free block(s) of order {o} "
+                            f"({1 << o} pfns each)'><td></td><td style='white-space:nowrap;padding-left:8px'>"
+                            f"<span style='display:inline-block;width:10px;height:10px;border:1px solid #888;"
+                            f"background:{colors[FREE0 + o]}'></span> order {o}: {blocks} block(s)</td>"
+                            + "".join(f"<td style='text-align:right'>{k:,}</td>" for k in ks) + "</tr>")
+    return compact("".join(rows))
+
+
 class PageMapView:
     """One memory block's pfns as an image: self-hosted memmap, free by order, pcp, movable, unmovable, isolated."""
 
     def __init__(self, machine: Machine, block_id: int | None = None, width: int | None = None,
-                 plot_width: int = 640, picker: bool = True, title: str = "") -> None:
-        """Build the figure for ``block_id`` (default: the first hot-plugged block, else block 0)."""
+                 plot_width: int = 640, picker: bool = True, title: str = "", legend: bool = True) -> None:
+        """Build the figure for ``block_id`` (default: the first hot-plugged block, else block 0).
+
+        ``legend=False`` leaves the legend out of :attr:`widget` (a caller that shows several page maps
+        draws one shared legend); :attr:`legend` is filled either way.
+        """
         self.m = machine
         self.width = width or grid_width(machine)
         self.plot_width = plot_width
@@ -130,19 +201,29 @@ class PageMapView:
                                              "code": [np.zeros((1, self.width), np.uint8)],
                                              "x": [0], "y": [0], "dw": [self.width], "dh": [1]})
         self.lines = ColumnDataSource(data={"x0": [], "y0": [], "x1": [], "y1": []})
-        self.marks = ColumnDataSource(data={"x0": [], "y0": [], "x1": [], "y1": []})
+        self.marks = ColumnDataSource(data={"x0": [], "y0": [], "x1": [], "y1": [], "color": []})
         self.labels = ColumnDataSource(data={"x": [], "y": [], "yo": [], "text": []})
+        self.callout = ColumnDataSource(data={"x": [], "y": [], "color": [], "text": []})
+        self.min_band_lines = 0             # label lines above the map at least (aligns page maps side by side)
         self.fig = figure(width=plot_width, height=200, x_range=Range1d(0, self.width), y_range=Range1d(1, 0),
                           tools="pan,wheel_zoom,box_zoom,reset", toolbar_location="right",
                           x_axis_label="pfn offset in row", y_axis_label="row", match_aspect=False)
         self.image = self.fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=self.source)
-        self.fig.segment("x0", "y0", "x1", "y1", source=self.lines, line_color="black", line_alpha=0.18,
+        self.fig.segment("x0", "y0", "x1", "y1", source=self.lines, line_color="black", line_alpha=0.25,
                          line_width=1)
-        self.fig.segment("x0", "y0", "x1", "y1", source=self.marks, line_color="black", line_width=2)
+        # the altmap / vmemmap boundaries: dashed, just below the boundary so they never cover the memmap
+        self.fig.segment("x0", "y0", "x1", "y1", source=self.marks, line_color="color", line_width=1.5,
+                         line_dash=[6, 3])
+        self.fig.add_layout(LabelSet(x="x", y="y", text="text", source=self.callout, text_font_size="9pt",
+                                     text_font_style="bold", text_color="color", x_offset=0, y_offset=3,
+                                     text_baseline="bottom", text_align="left"))
         self.fig.add_layout(LabelSet(x="x", y="y", text="text", source=self.labels, text_font_size="9pt",
-                                     x_offset=-3, y_offset="yo", text_baseline="top", text_align="right",
-                                     background_fill_color="white", background_fill_alpha=0.8))
+                                     x_offset=0, y_offset="yo", text_baseline="middle", text_align="left",
+                                     text_color="#111111"))
         self.fig.grid.visible = False
+        self.fig.yaxis.formatter = CustomJSTickFormatter(code=_Y_TICKS_JS)
+        self.fig.yaxis.ticker.min_interval = 1
+        self.fig.outline_line_color = "#888888"
         self.subtitle = Title(text="", text_font_size="9pt", text_font_style="normal")
         self.fig.add_layout(self.subtitle, "above")
         self.hover_fmt = CustomJSHover(code=_HOVER_JS, args={"start": 0, "nr": 0, "page_size": machine.arch.page_size,
@@ -151,7 +232,7 @@ class PageMapView:
                                      tooltips=[("pfn", "@code{pfn}"), ("phys", "@code{addr}"),
                                                ("state", "@code{state}"), ("kpageflags", "@code{kpf}")],
                                      formatters={"@code": self.hover_fmt}))
-        self.legend = HTML()
+        self.legend = HTML(layout=Layout(width=LEGEND_WIDTH))
         self.stats = HTML()
         self.altmap = HTML()
         self.picker = block_picker(machine, self.block_id, "memory block") if picker else None
@@ -160,8 +241,11 @@ class PageMapView:
         self.refresh()                      # before wrapping: the widget's first render is current
         self.plot = bokeh_widget(self.fig)
         top = [self.picker, self.stats] if self.picker is not None else [self.stats]
-        self.widget = VBox([HBox(top), HBox([self.plot, VBox([self.legend, self.altmap],
-                                                               layout=Layout(min_width="300px"))])])
+        if legend:
+            side = VBox([self.legend, self.altmap], layout=Layout(width=LEGEND_WIDTH, min_width=LEGEND_WIDTH))
+            self.widget = VBox([HBox(top), HBox([self.plot, side])])
+        else:
+            self.widget = VBox([HBox(top), self.plot, self.altmap])
 
     # ------------------------------------------------------------------------------------------
     def _on_pick(self, change: dict[str, Any]) -> None:
@@ -169,15 +253,24 @@ class PageMapView:
         if not self._syncing and change["new"] is not None and change["new"] != self.block_id:
             self.show_block(int(change["new"]))
 
+    def _sync_picker(self) -> None:
+        """Select the shown block in the picker and re-read its labels (``memory32 (online)``, not a stale state)."""
+        if self.picker is None:
+            return
+        if isinstance(self.picker, Dropdown):
+            if list(self.picker.options) == block_options(self.m) and self.picker.value == self.block_id:
+                return
+        elif self.picker.value == self.block_id and self.picker.max == max(self.m.blocks, default=0):
+            return
+        self._syncing = True
+        try:
+            refresh_block_picker(self.picker, self.m, self.block_id)
+        finally:
+            self._syncing = False
+
     def show_block(self, block_id: int) -> None:
         """Show ``memory<block_id>``."""
         self.block_id = int(block_id)
-        if self.picker is not None and self.picker.value != self.block_id:
-            self._syncing = True
-            try:
-                refresh_block_picker(self.picker, self.m, self.block_id)
-            finally:
-                self._syncing = False
         self.refresh()
 
     @property
@@ -193,9 +286,26 @@ class PageMapView:
         """Free (buddy) pfns of the block per order of the free block they belong to."""
         return dict(self._free_orders)
 
+    @property
+    def colors(self) -> list[str]:
+        """The colour of every class code (the fixed classes, then one per free order)."""
+        return list(self._colors)
+
     # ------------------------------------------------------------------------------------------
+    def _size(self, rows: int, band_lines: int) -> tuple[float, int, float]:
+        """Rows of label band above the map, the figure height and pixels per row: rows get >= 6 px where that fits."""
+        map_px = min(max(rows * _MIN_ROW_PX, _MIN_MAP_PX), _MAX_MAP_PX)
+        band_px = band_lines * _LINE_PX + 6
+        return band_px * rows / map_px, map_px + band_px + 100, map_px / rows
+
+    def band_lines(self) -> int:
+        """Label lines the band above the map needs for the shown block (the memmap's line + one per boundary)."""
+        b = self.block
+        return 1 + len(self._marks(b)) if b is not None else 0
+
     def refresh(self) -> None:
         """Re-read the block's page state and push image, boundaries, labels and legend."""
+        self._sync_picker()
         b = self.block
         W = self.width
         if b is None:
@@ -207,8 +317,10 @@ class PageMapView:
             self.stats.value = (f"<span class='pagemap-stats' data-block='{self.block_id}' data-selfhosted='0'>"
                                 f"memory{self.block_id} does not exist</span>")
             self.legend.value = self.altmap.value = ""
-            self.lines.data = self.marks.data = {"x0": [], "y0": [], "x1": [], "y1": []}
+            self.lines.data = {"x0": [], "y0": [], "x1": [], "y1": []}
+            self.marks.data = {"x0": [], "y0": [], "x1": [], "y1": [], "color": []}
             self.labels.data = {"x": [], "y": [], "yo": [], "text": []}
+            self.callout.data = {"x": [], "y": [], "color": [], "text": []}
             return
         nr = b.nr_pages
         cls, ps = classify(self.m, b.start_pfn, nr)
@@ -244,23 +356,21 @@ class PageMapView:
                                "labels": labels, "kpf": kpf}
         self.source.data = {"image": [img.reshape(rows, W)], "code": [code.reshape(rows, W)],
                             "x": [0], "y": [0], "dw": [W], "dh": [rows]}
+        marks = self._marks(b)
+        band, height, px_row = self._size(rows, max(1 + len(marks), self.min_band_lines))
         self.fig.x_range.update(start=0, end=W)
-        self.fig.y_range.update(start=rows, end=0)
-        self.fig.height = int(min(max(rows * self.plot_width / W, 256), 640)) + 80
-        self._draw_boundaries(b, rows)
+        self.fig.y_range.update(start=rows, end=-band)
+        self.fig.height = int(height)
+        self._draw_boundaries(b, rows, marks, c["selfhosted"], px_row)
         zone = b.zone.name if b.zone is not None else "no zone"
-        self.fig.title.text = (f"{self.title_prefix}memory{b.id}: pfn {b.start_pfn:#x}-{b.end_pfn - 1:#x}, "
-                               f"node {b.nid}, {b.state_name()}, {zone} ({self.m.kernel.label}, {self.m.arch.name})")
+        self.fig.title.text = f"{self.title_prefix}memory{b.id}: node {b.nid}, {b.state_name()}, {zone}"
         self._draw_legend(b)
 
     # ------------------------------------------------------------------------------------------
     def _class_label(self, i: int) -> str:
         if i >= FREE0:
             return f"free (buddy), order {i - FREE0}"
-        return {OFFLINE: "offline / no struct page", BOOT: "boot memory (counts only in the model)",
-                SELFHOSTED: f"self-hosted memmap: {selfhosted_label(self.m)}", PCP: "free, on a per-cpu (pcp) list",
-                MOVABLE: "movable (anon / THP)", UNMOVABLE: "unmovable (slab / kernel / compound / page table)",
-                ISOLATED: "in an isolated pageblock (MIGRATE_ISOLATE)"}[i]
+        return _detail(i, self.m)
 
     def _hover_tables(self, b: MemoryBlock, ids: np.ndarray, key: np.ndarray) -> tuple[list[str], list[str]]:
         """Per hover code: the kernel's name of the state and the kpageflags names of one pfn of that state."""
@@ -283,15 +393,15 @@ class PageMapView:
             kpf.append(f"{kpf_names(word)} ({word:#x})")
         return labels, kpf
 
-    def _segments(self, p: int, rows: int) -> list[tuple[float, float, float, float]]:
-        """Line segments separating pfn offsets ``< p`` from ``>= p`` in the grid."""
+    def _segments(self, p: int, rows: int, dy: float = 0.0) -> list[tuple[float, float, float, float]]:
+        """Line segments separating pfn offsets ``< p`` from ``>= p`` in the grid (moved ``dy`` rows down)."""
         W = self.width
         r, x = divmod(p, W)
         if x == 0:
-            return [(0, r, W, r)]
-        segs = [(x, r, W, r), (x, r, x, r + 1)]
+            return [(0, r + dy, W, r + dy)]
+        segs = [(x, r + dy, W, r + dy), (x, r, x, r + 1)]
         if r + 1 <= rows:
-            segs.append((0, r + 1, x, r + 1))
+            segs.append((0, r + 1 + dy, x, r + 1 + dy))
         return segs
 
     @staticmethod
@@ -299,29 +409,8 @@ class PageMapView:
         """Segments as the x0/y0/x1/y1 columns of a segment glyph."""
         return {k: [s[i] for s in segs] for i, k in enumerate(("x0", "y0", "x1", "y1"))}
 
-    def _draw_boundaries(self, b: MemoryBlock, rows: int) -> None:
-        """Pageblock / PMD grid (thinned to at most 128 lines), the altmap's boundaries and their labels."""
-        a, W = self.m.arch, self.width
-        pb, pmd = a.pageblock_nr_pages, a.pmd_size >> a.page_shift
-        if pb >= W:             # whole rows per pageblock: horizontal lines (at most 128 of them)
-            step = pb
-            while b.nr_pages // step > 128:
-                step *= 2
-            grid = [s for p in range(step, b.nr_pages, step) for s in self._segments(p, rows)]
-        else:                   # several pageblocks per row: vertical lines, and every row is a boundary
-            step = W
-            while b.nr_pages // step > 128:
-                step *= 2
-            grid = [(p, 0, p, rows) for p in range(pb, W, pb)]
-            grid += [(0, p // W, W, p // W) for p in range(step, b.nr_pages, step)]
-            step = pb
-        kind = "pageblock = PMD" if pb == pmd else "pageblock"
-        note = [f"grid: {kind} boundaries every {format_bytes(step * a.page_size)}"
-                + ("" if step == pb else f" ({step // pb} pageblocks)")]
-        if pmd != pb and pmd > 0:
-            note.append(f"PMD = {format_bytes(a.pmd_size)} = {pmd} pfns")
-        self.lines.data = self._columns(grid)
-        # the altmap / vmemmap boundaries, labelled at the right edge just below each one
+    def _marks(self, b: MemoryBlock) -> list[tuple[int, str]]:
+        """The altmap / vmemmap boundaries of the block: (pfn offset, label)."""
         v, am = b.vmemmap_pages, b.altmap
         marks: list[tuple[int, str]] = []
         if am is not None:
@@ -333,39 +422,65 @@ class PageMapView:
             marks.append((am.reserve + am.free, f"buddy starts: base_pfn + reserve + free = +{am.reserve + am.free}"))
         elif v:
             marks.append((v, f"buddy starts: start_pfn + nr_vmemmap_pages = +{v}"))
-        self.marks.data = self._columns([s for p, _ in marks for s in self._segments(p, rows)])
-        self.labels.data = {"x": [W] * len(marks), "y": [-(-p // W) for p, _ in marks],
-                            "yo": [-3 - 15 * i for i in range(len(marks))], "text": [t for _, t in marks]}
-        self.subtitle.text = "; ".join(note) + f"; {W} pfns per row, {rows} rows"
+        return marks
+
+    def _draw_boundaries(self, b: MemoryBlock, rows: int, marks: list[tuple[int, str]], selfhosted: int,
+                         px_row: float) -> None:
+        """Pageblock grid (where a row is not one pageblock), the self-hosted memmap's name and the altmap's
+        boundaries: dashed lines just below each boundary (never across the memmap), named in the band above."""
+        a, W = self.m.arch, self.width
+        pb, pmd = a.pageblock_nr_pages, a.pmd_size >> a.page_shift
+        kind = "pageblock = PMD" if pb == pmd else "pageblock"
+        grid: list[tuple[float, float, float, float]] = []
+        if pb > W:              # whole rows per pageblock: horizontal lines (at most 64 of them)
+            step = pb
+            while b.nr_pages // step > 64:
+                step *= 2
+            grid = [s for p in range(step, b.nr_pages, step) for s in self._segments(p, rows)]
+            note = (f"lines: {kind} boundaries every {format_bytes(step * a.page_size)}"
+                    + ("" if step == pb else f" ({step // pb} pageblocks)"))
+        elif pb < W:            # several pageblocks per row: vertical lines
+            grid = [(p, 0, p, rows) for p in range(pb, W, pb)]
+            note = f"lines: {kind} boundaries every {format_bytes(pb * a.page_size)}"
+        else:                   # one row = one pageblock: the rows are the grid
+            note = f"1 row = 1 {kind}"
+        if pmd != pb and pmd > 0:
+            note += f"; PMD = {format_bytes(a.pmd_size)} = {pmd} pfns"
+        self.lines.data = self._columns(grid)
+        # the band above the map, from the map upwards: the memmap's name, then one line per boundary
+        # with a short dashed sample of its line (y in rows: negative is above row 0)
+        dy = min(1.0 / px_row, 0.25)
+        x_px = W / max(self.plot_width - 80, 100)                     # pfns per pixel, roughly
+        line_y = [-((1 + i) * _LINE_PX + 10) / px_row for i in range(len(marks))]
+        color = ["#111111" if t.startswith("buddy starts") else "#777777" for _, t in marks]
+        segs = [(s, c) for (p, _), c in zip(marks, color) for s in self._segments(p, rows, dy)]
+        segs += [((0, y, 22 * x_px, y), c) for y, c in zip(line_y, color)]
+        self.marks.data = {**self._columns([s for s, _ in segs]), "color": [c for _, c in segs]}
+        self.labels.data = {"x": [28 * x_px] * len(marks), "y": line_y, "yo": [0] * len(marks),
+                            "text": [t for _, t in marks]}
+        if selfhosted:
+            n = selfhosted
+            flag = "PageReserved" if self.m.kernel.selfhosted_reserved else "not PageReserved"
+            self.callout.data = {"x": [0], "y": [0], "color": [_SELFHOSTED_TEXT], "text": [
+                f"\u25bc self-hosted memmap: {n:,} pfns ({format_bytes(n * a.page_size)}), {flag}"]}
+        else:
+            v = b.vmemmap_pages
+            text = (f"{b.state_name()}: the first {v:,} pfns already hold the block's memmap" if v
+                    else "no self-hosted memmap pfns in this block")
+            self.callout.data = {"x": [0], "y": [0], "color": ["#777777"], "text": [text]}
+        where = "" if self.title_prefix else f"{self.m.kernel.label}, {a.name}; "
+        self.subtitle.text = f"{where}pfn {b.start_pfn:#x}-{b.end_pfn - 1:#x}; {note}"
+        self.fig.xaxis.axis_label = f"pfn offset in row ({W} pfns per row)"
+        self.fig.yaxis.axis_label = f"row ({format_bytes(W * a.page_size)} each, {rows} rows)"
 
     def _draw_legend(self, b: MemoryBlock) -> None:
         """Legend with live counts, the stats line (data-selfhosted=...) and the altmap fields."""
         a = self.m.arch
         c = self._counts
-        rows = []
-        order = [SELFHOSTED, FREE0, PCP, MOVABLE, UNMOVABLE, ISOLATED, OFFLINE, BOOT]
-        for i in order:
-            key = STATE_KEYS[i] if i < FREE0 else "free"
-            n = c.get(key, 0)
-            if i == FREE0:
-                color = self._colors[FREE0 + a.max_page_order]
-                label = "free in the buddy (shade = order: light = large, dark = small)"
-            else:
-                color, label = self._colors[i], self._class_label(i)
-            dim = "" if n else "color:#999;"
-            rows.append(f"<tr style='{dim}' data-key='{key}' data-count='{n}'><td><span style='display:inline-block;"
-                        f"width:12px;height:12px;background:{color};border:1px solid #888'></span></td>"
-                        f"<td>{esc(label)}</td><td style='text-align:right'>{n:,}</td>"
-                        f"<td style='text-align:right'>{format_bytes(n * a.page_size) if n else ''}</td></tr>")
-            if i == FREE0 and self._free_orders:
-                for o, k in sorted(self._free_orders.items(), reverse=True):
-                    rows.append(f"<tr data-key='free-order-{o}' data-count='{k}'><td></td><td>"
-                                f"<span style='display:inline-block;width:10px;height:10px;"
-                                f"background:{self._colors[FREE0 + o]}'></span> order {o}: {k // (1 << o):,} "
-                                f"block(s)</td><td style='text-align:right'>{k:,}</td><td></td></tr>")
-        self.legend.value = ("<table class='pagemap-legend' style='font-size:12px;border-collapse:collapse'>"
-                             "<tr><th></th><th style='text-align:left'>state</th><th>pfns</th><th></th></tr>"
-                             + "".join(rows) + "</table>")
+        self.legend.value = ("<table class='pagemap-legend' style='font-size:12px;border-collapse:collapse;"
+                             "width:100%'>" + compact("<tr><th></th><th style='text-align:left'>state</th>"
+                                                      "<th style='text-align:right'>pfns</th></tr>")
+                             + legend_rows(self.m, self._colors, [(c, self._free_orders)]) + "</table>")
         sh = c.get("selfhosted", 0)
         self.stats.value = (f"<span class='pagemap-stats' data-block='{b.id}' data-selfhosted='{sh}' "
                             f"data-free='{c.get('free', 0)}' data-nr-pages='{b.nr_pages}'>"
@@ -373,7 +488,7 @@ class PageMapView:
                             f"free: {c.get('free', 0):,}</span>")
         am = b.altmap
         if am is not None:
-            self.altmap.value = ("<div class='altmap' style='font-size:12px'><b>struct vmem_altmap</b> "
+            self.altmap.value = compact("<div class='altmap' style='font-size:12px'><b>struct vmem_altmap</b> "
                                  f"(block's memmap: {format_bytes(a.memmap_bytes(b.nr_pages))})<table>"
                                  f"<tr><td>base_pfn</td><td>{am.base_pfn:#x}</td></tr>"
                                  f"<tr><td>reserve</td><td>{am.reserve}</td></tr>"

@@ -13,6 +13,7 @@ from bokeh.plotting import figure
 from ipywidgets import Dropdown, HBox, Label, Layout, SelectionSlider, VBox
 
 from widgets._bokeh import bokeh_widget
+from widgets._common import display_bundle
 from widgets.units import format_bytes
 from workbook.arch import ARCHES, GiB, MiB, ArchProfile, get_arch
 
@@ -48,6 +49,7 @@ class MemmapCost:
                              style={"description_width": "initial"})
         self.size = SelectionSlider(options=size_options(profile), value=size, description="hot-add",
                                     continuous_update=False, layout=Layout(width="420px"))
+        self.unit = Label()
         self.summary = Label()
         self.per_block = Label()
         self.source = ColumnDataSource(data={
@@ -62,12 +64,12 @@ class MemmapCost:
         self.fig.add_layout(LabelSet(x="what", y="mib", text="text", source=self.source,
                                      text_align="center", y_offset=4, text_font_size="11pt"))
         self.fig.xgrid.grid_line_color = None
-        self.plot = bokeh_widget(self.fig)
-        self.view = VBox([HBox([self.arch, self.size]), self.summary, self.per_block, self.plot])
         self._switching_arch = False
+        self._redraw()                      # before wrapping: the widget's first render is current
+        self.plot = bokeh_widget(self.fig)
+        self.view = VBox([HBox([self.arch, self.size, self.unit]), self.summary, self.per_block, self.plot])
         self.arch.observe(self._on_arch, names="value")
         self.size.observe(self._on_size, names="value")
-        self._redraw()
 
     @property
     def profile(self) -> ArchProfile:
@@ -111,11 +113,12 @@ class MemmapCost:
             f"memmap = {nr_pages:,} x {arch.struct_page_size} B = {format_bytes(memmap)} "
             f"= {arch.memmap_pages(nr_pages):,} pages ({memmap / size:.2%} of the range)"
         )
+        self.unit.value = f"(whole {format_bytes(block)} memory blocks)"
         self.per_block.value = (
             f"per {format_bytes(block)} memory block: {format_bytes(arch.memmap_bytes(block_pages))} "
             f"of memmap = {arch.memmap_pages(block_pages):,} pages"
         )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        """Display as the whole widget when a notebook cell ends with this object."""
-        return self.view._repr_mimebundle_(**kwargs)
+        """Display as the whole widget (with the figure's current state) when a cell ends with this object."""
+        return display_bundle(self.view, [self.plot], **kwargs)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-from bokeh.models import ColumnDataSource, CustomJSHover, HoverTool, Range1d
+from bokeh.models import ColumnDataSource, CustomJSHover, HoverTool, Range1d, Title
 from bokeh.plotting import figure
 from ipywidgets import HTML, Button, Dropdown, HBox, IntSlider, Layout, Play, VBox, jslink
 
@@ -19,15 +19,20 @@ from widgets._bokeh import bokeh_widget
 from jupyter_bokeh.widgets import BokehModel
 
 from widgets._common import Action, display_bundle, esc, first_added_block, make_machine, run_actions
-from widgets.pagemap import grid_width, rgba
+from widgets.pagemap import compact, grid_width, rgba
+from widgets.units import format_bytes
 from workbook.machine import Machine
 from workbook.walkers import REASONS, WALKERS, WalkResult, walk
 
-__all__ = ["Lane", "WalkerAnimation", "REASON_COLORS"]
+__all__ = ["DOWNWARDS", "Lane", "WalkerAnimation", "REASON_COLORS"]
 
-#: One colour per walkers.REASONS entry (visited first).
-REASON_COLORS = ("#2ca02c", "#d9d9d9", "#d62728", "#ff9896", "#ff7f0e", "#98df8a", "#c5b0d5", "#8c6d31")
-_PENDING = "#ffffff"
+#: One colour per walkers.REASONS entry (visited first).  "visited" has a colour of its own (no page map
+#: uses it); the reasons reuse the page map's palette: red = the memmap, orange = unmovable,
+#: light green = free (PageBuddy), grey = offline, brown = boot memory.
+REASON_COLORS = ("#e6ab02", "#d9d9d9", "#d62728", "#ff9896", "#ff7f0e", "#a1d99b", "#c5b0d5", "#8c6d31")
+_PENDING = "#ffffff"            # not walked yet: white
+#: Walkers that run from the end of the range downwards (compaction's free scanner).
+DOWNWARDS = frozenset({"compaction-free"})
 
 _HOVER_JS = """
 const ij = special_vars.image_index;
@@ -62,11 +67,15 @@ class _LanePanel:
                                              "x": [0], "y": [0], "dw": [width], "dh": [1]})
         self.pending = ColumnDataSource(data={"left": [], "right": [], "top": [], "bottom": []})
         self.fig = figure(width=plot_width, height=220, x_range=Range1d(0, width), y_range=Range1d(1, 0),
-                          tools="pan,wheel_zoom,reset", toolbar_location="right")
+                          tools="pan,wheel_zoom,reset", toolbar_location="right",
+                          x_axis_label=f"pfn offset in row ({width} per row)", y_axis_label="row")
         self.image = self.fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=self.source)
         self.fig.quad(left="left", right="right", top="top", bottom="bottom", source=self.pending,
-                      fill_color=_PENDING, fill_alpha=0.85, line_color=None)
+                      fill_color=_PENDING, fill_alpha=1.0, line_color="#bbbbbb", line_width=1)
         self.fig.grid.visible = False
+        self.fig.outline_line_color = "#888888"
+        self.subtitle = Title(text="", text_font_size="9pt", text_font_style="normal")
+        self.fig.add_layout(self.subtitle, "above")
         self.fmt = CustomJSHover(code=_HOVER_JS, args={"start": 0, "nr": 0, "names": list(REASONS)})
         self.fig.add_tools(HoverTool(renderers=[self.image],
                                      tooltips=[("pfn", "@reason{pfn}"), ("walker", "@reason{why}")],
@@ -90,6 +99,7 @@ class _LanePanel:
         if b is None:
             self.result, self.nr, self.rows = None, 0, 1
             self.fig.title.text = f"{lane.title}memory{lane.block_id}: no such block"
+            self.subtitle.text = ""
             return
         self.result = walk(m, lane.walker, b.start_pfn, b.nr_pages)
         self.nr = b.nr_pages
@@ -103,22 +113,41 @@ class _LanePanel:
         self.source.data = {"image": [img.reshape(rows, W)], "reason": [code.reshape(rows, W)],
                             "x": [0], "y": [0], "dw": [W], "dh": [rows]}
         self.fig.y_range.update(start=rows, end=0)
-        self.fig.height = int(min(max(rows * self.fig.width / W, 140), 560)) + 60
-        self.fig.title.text = (f"{lane.title}{self.result.walker} over memory{b.id} "
-                               f"({m.kernel.label}, {b.state_name()})")
+        self.fig.height = int(min(max(rows * 5, 240), 560)) + 110
+        where = "" if lane.title else f"{m.kernel.label}, "
+        way = "from the end downwards" if self.downwards else "from the start upwards"
+        self.fig.title.text = f"{lane.title}{self.result.walker}"
+        self.subtitle.text = f"{where}memory{b.id} ({b.state_name()}), walked {way}"
+        self.fig.yaxis.axis_label = f"row ({format_bytes(W * m.arch.page_size)} each)"
+
+    @property
+    def downwards(self) -> bool:
+        """True for a walker that starts at the end of the range (compaction's free scanner)."""
+        return self.lane.walker in DOWNWARDS
+
+    def _walked(self, pos: int) -> slice:
+        """The pfn offsets walked after ``pos`` steps' worth of pfns: the first ``pos``, or the last for a downward walker."""
+        pos = max(0, min(pos, self.nr))
+        return slice(self.nr - pos, self.nr) if self.downwards else slice(0, pos)
 
     def show(self, pos: int) -> dict[str, int]:
-        """Reveal the first ``pos`` pfns; returns the counts so far."""
+        """Reveal ``pos`` pfns (from the start, or from the end for a downward walker); returns the counts so far."""
         W, rows = self.W, self.rows
         pos = max(0, min(pos, self.nr))
-        r, x = divmod(pos, W)
         quads: list[tuple[int, int, int, int]] = []      # (left, right, top, bottom) not walked yet
-        if pos < self.nr:
+        if pos < self.nr and not self.downwards:
+            r, x = divmod(pos, W)
             if x:
                 quads.append((x, W, r, r + 1))
                 r += 1
             if r < rows:
                 quads.append((0, W, r, rows))
+        elif pos < self.nr:                               # pending: [0, nr - pos)
+            r, x = divmod(self.nr - pos, W)
+            if r:
+                quads.append((0, W, 0, r))
+            if x:
+                quads.append((0, x, r, r + 1))
         self.pending.data = {k: [q[i] for q in quads] for i, k in enumerate(("left", "right", "top", "bottom"))}
         counts = self.counts(pos)
         total = self.result.counts() if self.result is not None else {}
@@ -133,16 +162,17 @@ class _LanePanel:
                          f"<td style='text-align:right;color:#888'>/ {t:,}</td></tr>")
         self.legend.value = (f"<div class='walker-legend' data-walker='{esc(self.lane.walker)}' "
                              f"data-kernel='{esc(self.lane.machine.kernel.name)}' data-pos='{pos}' "
-                             f"data-visited='{counts.get(REASONS[0], 0)}'>pfn {pos:,} of {self.nr:,}"
-                             "<table style='font-size:12px'>" + "".join(lines) + "</table></div>")
+                             f"data-visited='{counts.get(REASONS[0], 0)}'>walked {pos:,} of {self.nr:,} pfns"
+                             f"{' (from the end)' if self.downwards else ''}"
+                             "<table style='font-size:12px'>" + compact("".join(lines)) + "</table></div>")
         return counts
 
     def counts(self, pos: int | None = None) -> dict[str, int]:
         """Outcomes of the first ``pos`` pfns (all when None)."""
         if self.result is None:
             return {}
-        pos = self.nr if pos is None else max(0, min(pos, self.nr))
-        c = np.bincount(self.result.reason[:pos], minlength=len(REASONS))
+        pos = self.nr if pos is None else pos
+        c = np.bincount(self.result.reason[self._walked(pos)], minlength=len(REASONS))
         return {REASONS[i]: int(c[i]) for i in range(len(REASONS)) if c[i]}
 
 

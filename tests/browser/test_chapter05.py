@@ -74,6 +74,8 @@ def test_chapter_05_hot_add_and_online_in_the_page(lab: LabPage) -> None:
     expect(bench.locator(".pagemap-legend tr[data-key='selfhosted']")).to_have_attribute("data-count", "512")
     expect(bench.locator(".action-record")).to_contain_text("memory33 is online in zone Movable")
     expect(bench.locator(".altmap")).to_contain_text("0x108200")              # buddy starts after 512 pfns
+    picker = bench.locator(".widget-hbox").filter(has=page.locator(".pagemap-stats")).locator("select")
+    expect(picker.locator("option:checked")).to_have_text("memory33 (online)")  # no stale "(offline)" label
     page_map.scroll_into_view_if_needed()
     page.wait_for_timeout(500)                                                 # let the canvas repaint
     assert lab.screenshot("chapter05-pagemap-online", page_map) != offline_png
