@@ -116,7 +116,7 @@ def test_chapter_05_page_map_renders_offline(served_site: str, browser: Any) -> 
         figure = page_map.locator(".bk-Figure").first
         expect(figure).to_be_visible()
         expect(figure.locator("canvas").first).to_be_attached()
-        page.wait_for_function(f"() => ({_TITLES})().some(t => t.startsWith('memory32: pfn 0x100000-0x107fff'))")
+        page.wait_for_function(f"() => ({_TITLES})().some(t => t.startsWith('memory32: node 1, online, Movable'))")
         titles = page.evaluate(_TITLES)
         assert not any(t.startswith("memory0:") for t in titles), titles
 
