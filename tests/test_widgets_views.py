@@ -509,3 +509,17 @@ def test_pagemap_of_a_2_gib_block_and_force_padding() -> None:
     assert pv.counts()["selfhosted"] == 32
     assert pv.labels.data["text"] == ["next altmap pfn: reserve + alloc + align = 16",
                                       "buddy starts: base_pfn + reserve + free = +32"]
+
+
+def test_walker_seek_from_a_cell_rebuilds_the_render_bundle() -> None:
+    """A view built after the seek (Run All outpacing the browser) must start from the new state."""
+    from widgets.walker import WalkerAnimation
+
+    anim = WalkerAnimation.across_kernels(kernels=("6.1", "6.12"), walker="generic")
+    models = anim.bokeh_models()
+    before = [m.render_bundle for m in models]
+    anim.seek(512)
+    after = [m.render_bundle for m in models]
+    assert all(a != b for a, b in zip(after, before))
+    anim.seek(1024, from_view=True)          # the widget's own slider: patches reach the live view
+    assert [m.render_bundle for m in models] == after

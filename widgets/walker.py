@@ -18,7 +18,7 @@ from ipywidgets import HTML, Button, Dropdown, HBox, IntSlider, Layout, Play, VB
 from widgets._bokeh import bokeh_widget
 from jupyter_bokeh.widgets import BokehModel
 
-from widgets._common import Action, display_bundle, esc, first_added_block, make_machine, run_actions
+from widgets._common import Action, display_bundle, esc, first_added_block, make_machine, resync, run_actions
 from widgets.pagemap import compact, grid_width, rgba
 from widgets.units import format_bytes
 from workbook.machine import Machine
@@ -214,8 +214,8 @@ class WalkerAnimation:
         self.speed.observe(lambda c: setattr(self.play, "interval", c["new"]), names="value")
         self.stride.observe(self._on_stride, names="value")
         self.step_button.on_click(lambda _b: self.step())
-        self.reset_button.on_click(lambda _b: self.seek(0))
-        self.end_button.on_click(lambda _b: self.seek(self.nr))
+        self.reset_button.on_click(lambda _b: self.seek(0, from_view=True))
+        self.end_button.on_click(lambda _b: self.seek(self.nr, from_view=True))
         for pick, panel in zip(self.walker_pick, self.panels):
             pick.observe(lambda c, p=panel: self._on_walker(p, c["new"]), names="value")
         self.refresh()
@@ -248,8 +248,19 @@ class WalkerAnimation:
         self.slider.max = self.play.max = n
         self.seek(min(self.position, self.nr))
 
-    def seek(self, pos: int) -> None:
-        """Show the walk up to pfn offset ``pos``."""
+    def seek(self, pos: int, *, from_view: bool = False) -> None:
+        """Show the walk up to pfn offset ``pos``.
+
+        Called from a cell (not from this widget's own controls), the figures' render bundles
+        are rebuilt too: a cell that seeks right after the one that displayed the widget can
+        run before the browser has built the view, and jupyter_bokeh's patches reach only
+        views that exist (a Run All then showed an empty lane).
+        """
+        self._seek(pos)
+        if not from_view:
+            resync(self.bokeh_models())
+
+    def _seek(self, pos: int) -> None:
         self.position = max(0, min(int(pos), self.nr))
         for p in self.panels:
             p.show(self.position)
@@ -276,14 +287,14 @@ class WalkerAnimation:
     def _on_slider(self, change: dict[str, Any]) -> None:
         if getattr(self, "_syncing", False):
             return
-        self.seek(int(change["new"]) * self.step_pfns)
+        self.seek(int(change["new"]) * self.step_pfns, from_view=True)
 
     def _on_stride(self, change: dict[str, Any]) -> None:
         self.step_pfns = int(change["new"])
         n = self._steps()
         pos = self.position
         self.slider.max = self.play.max = n
-        self.seek(pos)
+        self.seek(pos, from_view=True)
 
     def _on_walker(self, panel: _LanePanel, walker: str) -> None:
         panel.lane.walker = walker
