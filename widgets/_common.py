@@ -40,7 +40,7 @@ def esc(text: object) -> str:
 def pre(text: str, cls: str = "") -> str:
     """``text`` in a ``<pre>`` block (escaped)."""
     c = f' class="{cls}"' if cls else ""
-    return f"<pre{c} style='margin:2px 0;white-space:pre-wrap'>{esc(text)}</pre>"
+    return f"<pre{c} style='margin:2px 0;white-space:pre-wrap;word-break:normal;overflow-wrap:break-word'>{esc(text)}</pre>"
 
 
 def size_arg(nbytes: int) -> str:

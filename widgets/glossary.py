@@ -50,7 +50,7 @@ TERMS: tuple[Term, ...] = (
     Term("vmemmap", "The virtually contiguous memmap: pfn_to_page(pfn) = vmemmap + pfn, mapped section by section.",
          "mm/sparse-vmemmap.c", "01", _G1),
     Term("PMD mapping", "A 2 MiB page-table entry (x86_64): vmemmap_populate_hugepages() maps the memmap in PMDs.",
-         "arch/x86/mm/init_64.c", "03", _G1),
+         "arch/x86/mm/init_64.c", "01", _G1),
     # sections and blocks
     Term("SPARSEMEM", "The memory model that cuts physical memory into sections, so holes need no memmap.",
          "include/linux/mmzone.h", "01", _G2),
@@ -120,7 +120,7 @@ TERMS: tuple[Term, ...] = (
     Term("buddy allocator", "The page allocator: free memory kept as blocks of 2^order pages (order 0..10), "
          "split and merged in pairs.", "mm/page_alloc.c", "01", _G4),
     Term("pageblock", "pageblock_nr_pages pfns (512 = 2 MiB on x86_64) sharing one migratetype.",
-         "include/linux/pageblock-flags.h", "05", _G4),
+         "include/linux/pageblock-flags.h", "01", _G4),
     Term("migratetype", "A pageblock's kind: MIGRATE_UNMOVABLE, MOVABLE, RECLAIMABLE, HIGHATOMIC, ISOLATE.",
          "include/linux/mmzone.h", "06", _G4),
     Term("pcp list", "Per-cpu lists of free order-0 (and small) pages, refilled from the buddy in batches.",

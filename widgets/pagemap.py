@@ -215,10 +215,10 @@ class PageMapView:
         self.fig.segment("x0", "y0", "x1", "y1", source=self.marks, line_color="color", line_width=1.5,
                          line_dash=[6, 3])
         self.fig.add_layout(LabelSet(x="x", y="y", text="text", source=self.callout, text_font_size="9pt",
-                                     text_font_style="bold", text_color="color", x_offset=0, y_offset=3,
+                                     text_font_style="bold", text_color="color", x_offset=5, y_offset=3,
                                      text_baseline="bottom", text_align="left"))
         self.fig.add_layout(LabelSet(x="x", y="y", text="text", source=self.labels, text_font_size="9pt",
-                                     x_offset=0, y_offset="yo", text_baseline="middle", text_align="left",
+                                     x_offset=5, y_offset="yo", text_baseline="middle", text_align="left",
                                      text_color="#111111"))
         self.fig.grid.visible = False
         self.fig.yaxis.formatter = CustomJSTickFormatter(code=_Y_TICKS_JS)
@@ -454,7 +454,7 @@ class PageMapView:
         line_y = [-((1 + i) * _LINE_PX + 10) / px_row for i in range(len(marks))]
         color = ["#111111" if t.startswith("buddy starts") else "#777777" for _, t in marks]
         segs = [(s, c) for (p, _), c in zip(marks, color) for s in self._segments(p, rows, dy)]
-        segs += [((0, y, 22 * x_px, y), c) for y, c in zip(line_y, color)]
+        segs += [((5 * x_px, y, 25 * x_px, y), c) for y, c in zip(line_y, color)]   # clear of the y axis
         self.marks.data = {**self._columns([s for s, _ in segs]), "color": [c for _, c in segs]}
         self.labels.data = {"x": [28 * x_px] * len(marks), "y": line_y, "yo": [0] * len(marks),
                             "text": [t for _, t in marks]}
