@@ -185,10 +185,17 @@ def run_action(m: Machine, action: Action, trace: bool = True) -> ActionRecord:
                 a = m.pin(node, nbytes, name=name)
             rec.value = a
             got = a.pages << m.arch.page_shift
-            rec.result = (f"{a.name} (owner {a.owner}) on node {node}: {format_bytes(got)} of "
-                          f"{format_bytes(nbytes)} ({a.pages} pages)")
-            if got < nbytes:
-                rec.result += " - the node ran out of memory for it"
+            asked = nbytes >> m.arch.page_shift
+            head = f"{a.name} (owner {a.owner}) on node {node}: "
+            if got > nbytes:        # pipe-pin: each pipe's pipe_buffer array comes on top of its data
+                rec.result = (f"{head}{format_bytes(nbytes)} of data in {a.pages:,} pages "
+                              f"({asked:,} data + {a.pages - asked:,} for the pipes' pipe_buffer arrays, "
+                              "kmalloc_large())")
+            elif got == nbytes:
+                rec.result = f"{head}{format_bytes(got)} ({a.pages:,} pages)"
+            else:
+                rec.result = (f"{head}{format_bytes(got)} of {format_bytes(nbytes)} ({a.pages:,} pages)"
+                              " - the node ran out of memory for it")
         elif kind == "stop_workload":
             target = args[0]
             alloc = None
