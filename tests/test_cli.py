@@ -102,3 +102,10 @@ def test_lab_from_a_wheel_works_on_a_copy(tmp_path: Path, monkeypatch: pytest.Mo
     out = capsys.readouterr().out
     assert f"--ServerApp.root_dir={tmp_path / 'memhotplug-workbook'}" in out
     assert (tmp_path / "memhotplug-workbook" / "00_start_here.ipynb").exists()
+
+
+def test_find_chapters_names_the_callers_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "pkg" / "workbook" / "cli.py"))
+    monkeypatch.setattr(cli, "PACKAGED_CHAPTERS", tmp_path / "none")
+    with pytest.raises(FileNotFoundError, match="pass --chapters DIR"):
+        cli.find_chapters(tmp_path, option="--chapters")

@@ -165,8 +165,8 @@ def test_the_command_line_runs_it(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_no_chapters_folder_names_the_option(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    def nowhere() -> Path:
-        raise FileNotFoundError("no chapters/ folder")
+    def nowhere(start: Path | None = None, option: str = "--root") -> Path:
+        raise FileNotFoundError(f"no chapters/ folder; pass {option} DIR")     # as cli.find_chapters words it
 
     monkeypatch.setattr(cli, "find_chapters", nowhere)
     assert student.main([str(tmp_path / "out")]) == 1

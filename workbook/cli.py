@@ -53,14 +53,17 @@ def command(name: str, help: str, *, configure: Configure | None = None,
 PACKAGED_CHAPTERS = Path(__file__).resolve().parent / "_chapters"   # the wheel's copy
 
 
-def find_chapters(start: Path | None = None) -> Path:
-    """The chapters folder: ``./chapters``, else the clone's beside the package, else the wheel's copy."""
+def find_chapters(start: Path | None = None, option: str = "--root") -> Path:
+    """The chapters folder: ``./chapters``, else the clone's beside the package, else the wheel's copy.
+
+    ``option`` is the caller's flag for naming another folder, quoted when there is none.
+    """
     for candidate in ((start or Path.cwd()) / "chapters", Path(__file__).resolve().parent.parent / "chapters",
                       PACKAGED_CHAPTERS):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError("no chapters/ folder here or beside the workbook package; "
-                            "run from a clone of memhotplug-workbook or pass --root")
+                            f"run from a clone of memhotplug-workbook or pass {option} DIR")
 
 
 def copy_missing(src: Path, dest: Path) -> list[Path]:
@@ -121,39 +124,29 @@ def _lab(args: argparse.Namespace, extra: list[str]) -> int:
     return 0  # not reached: execv does not return
 
 
-@command("replay", "replay real-kernel captures on the model and compare them field by field",
-         delegate=True)
-def _replay(args: argparse.Namespace, extra: list[str]) -> int:
-    """Run :func:`workbook.replay.main` on the remaining arguments."""
-    from workbook import replay
+def _delegate(name: str, help: str, module: str) -> None:
+    """Register ``name`` as a subcommand that hands every argument to ``module.main(argv)``.
 
-    return replay.main(extra)
+    The module is imported only when the command runs, so ``import workbook`` stays free of
+    notebook tooling (nbformat, nbconvert) and of the replay's capture loading.
+    """
+    def run(args: argparse.Namespace, extra: list[str]) -> int:
+        import importlib
 
+        return importlib.import_module(module).main(extra)
 
-@command("student", "write a student edition of the chapters: solutions emptied, outputs cleared",
-         delegate=True)
-def _student(args: argparse.Namespace, extra: list[str]) -> int:
-    """Run :func:`workbook.teaching.student.main` on the remaining arguments."""
-    from workbook.teaching import student
-
-    return student.main(extra)
+    run.__doc__ = f"Run :func:`{module}.main` on the remaining arguments."
+    command(name, help, delegate=True)(run)
 
 
-@command("problems", "print a seeded problem set (answers only with --answers)", delegate=True)
-def _problems(args: argparse.Namespace, extra: list[str]) -> int:
-    """Run :func:`workbook.problems.cli.main` on the remaining arguments."""
-    from workbook.problems import cli
-
-    return cli.main(extra)
-
-
-@command("html", "build a static HTML site of every chapter that renders with no network",
-         delegate=True)
-def _html(args: argparse.Namespace, extra: list[str]) -> int:
-    """Run :func:`workbook.teaching.site.main` on the remaining arguments."""
-    from workbook.teaching import site
-
-    return site.main(extra)
+for _name, _help, _module in (
+        ("replay", "replay real-kernel captures on the model and compare them field by field", "workbook.replay"),
+        ("student", "write a student edition of the chapters: solutions emptied, outputs cleared",
+         "workbook.teaching.student"),
+        ("problems", "print a seeded problem set (answers only with --answers)", "workbook.problems.cli"),
+        ("html", "build a static HTML site of every chapter that renders with no network",
+         "workbook.teaching.site")):
+    _delegate(_name, _help, _module)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -216,24 +216,32 @@ def _block_files(m: "Machine", n: int) -> dict[str, str]:
     return {attr: _block_attr(m, n, attr) for attr in BLOCK_ATTRS}
 
 
+_SYSTEM = "sys/devices/system"
+_NODE_STATES = ("possible", "online", "has_normal_memory", "has_memory", "has_cpu", "has_generic_initiator")
+_NODE_ATTRS = ("meminfo", "numastat", "cpulist", "distance", "vmstat")
+
+
+def _fixed_files(m: "Machine") -> dict[str, str]:
+    """The tree's files that are not per memory block, keyed relative to the sysroot."""
+    files = {f"{_SYSTEM}/memory/{name}": read(m, f"{MEM}/{name}")
+             for name in ("block_size_bytes", "auto_online_blocks")}
+    files.update({f"{_SYSTEM}/node/{name}": read(m, f"{NODE}/{name}") for name in _NODE_STATES})
+    for nid in sorted(m.nodes):
+        files.update({f"{_SYSTEM}/node/node{nid}/{attr}": read(m, f"{NODE}/node{nid}/{attr}")
+                      for attr in _NODE_ATTRS})
+    return files
+
+
 def sysroot(m: "Machine") -> tuple[dict[str, str], dict[str, str]]:
     """The files and symlinks of ``/sys/devices/system/{memory,node}``, keyed relative to the sysroot."""
-    files: dict[str, str] = {}
+    files = _fixed_files(m)
     links: dict[str, str] = {}
-    base = "sys/devices/system"
-    files[f"{base}/memory/block_size_bytes"] = read(m, f"{MEM}/block_size_bytes")
-    files[f"{base}/memory/auto_online_blocks"] = read(m, f"{MEM}/auto_online_blocks")
     for n in sorted(m.blocks):
         b = m.blocks[n]
         for attr, content in _block_files(m, n).items():
-            files[f"{base}/memory/memory{n}/{attr}"] = content
-        links[f"{base}/memory/memory{n}/node{b.nid}"] = f"../../node/node{b.nid}"
-        links[f"{base}/node/node{b.nid}/memory{n}"] = f"../../memory/memory{n}"
-    for name in ("possible", "online", "has_normal_memory", "has_memory", "has_cpu", "has_generic_initiator"):
-        files[f"{base}/node/{name}"] = read(m, f"{NODE}/{name}")
-    for nid in sorted(m.nodes):
-        for attr in ("meminfo", "numastat", "cpulist", "distance", "vmstat"):
-            files[f"{base}/node/node{nid}/{attr}"] = read(m, f"{NODE}/node{nid}/{attr}")
+            files[f"{_SYSTEM}/memory/memory{n}/{attr}"] = content
+        links[f"{_SYSTEM}/memory/memory{n}/node{b.nid}"] = f"../../node/node{b.nid}"
+        links[f"{_SYSTEM}/node/node{b.nid}/memory{n}"] = f"../../memory/memory{n}"
     return files, links
 
 
@@ -256,19 +264,14 @@ def export_sysfs(m: "Machine", root: str) -> str:
     """
     import shutil
 
-    system = os.path.join(root, "sys", "devices", "system")
+    system = os.path.join(root, _SYSTEM)
     for sub in ("memory", "node"):
         shutil.rmtree(os.path.join(system, sub), ignore_errors=True)
-        os.makedirs(os.path.join(system, sub))
+    for rel, content in _fixed_files(m).items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _write_file(path, content, 0o644 if rel == f"{_SYSTEM}/memory/auto_online_blocks" else 0o444)
     mem_dir, node_dir = os.path.join(system, "memory"), os.path.join(system, "node")
-    for name in ("block_size_bytes", "auto_online_blocks"):
-        _write_file(os.path.join(mem_dir, name), read(m, f"{MEM}/{name}"), _MODE.get(name, 0o644))
-    for name in ("possible", "online", "has_normal_memory", "has_memory", "has_cpu", "has_generic_initiator"):
-        _write_file(os.path.join(node_dir, name), read(m, f"{NODE}/{name}"))
-    for nid in sorted(m.nodes):
-        os.mkdir(os.path.join(node_dir, f"node{nid}"))
-        for attr in ("meminfo", "numastat", "cpulist", "distance", "vmstat"):
-            _write_file(os.path.join(node_dir, f"node{nid}", attr), read(m, f"{NODE}/node{nid}/{attr}"))
 
     written: dict[tuple[int, str], str] = {}       # (mode, content) -> the file that has it
     mfd = os.open(mem_dir, os.O_RDONLY | os.O_DIRECTORY)

@@ -488,7 +488,7 @@ def build_site(out: Path, chapters: Path | None = None, *, js_dir: Path | None =
     if chapters is None:
         from workbook.cli import find_chapters
 
-        chapters = find_chapters()
+        chapters = find_chapters(option="--chapters")
     chapters = chapters.resolve()
     paths = chapter_paths(chapters)
     if not paths:

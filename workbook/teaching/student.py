@@ -202,11 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.chapters is None:
             from workbook.cli import find_chapters
 
-            try:
-                args.chapters = find_chapters()
-            except FileNotFoundError:
-                raise FileNotFoundError("no chapters/ folder here or beside the workbook package; run from a "
-                                        "clone of memhotplug-workbook or pass --chapters DIR") from None
+            args.chapters = find_chapters(option="--chapters")
         edition = build(args.chapters, args.out, force=args.force)
     except (OSError, ValueError) as err:
         print(f"memhotplug-workbook student: {err}", file=sys.stderr)
