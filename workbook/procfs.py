@@ -132,7 +132,7 @@ def zoneinfo(m: "Machine") -> str:
             for name in NUMA_STATS:
                 s += f"\n      {name:<12} {z.stats.get(name, 0)}"
             s += "\n  pagesets"
-            for cpu in m.cpus:
+            for cpu in sorted(m.cpu_online):           # for_each_online_cpu()
                 pcp = z.pcp.get(cpu)
                 count, high, batch = (pcp.count, pcp.high, pcp.batch) if pcp else (0, 0, 1)
                 s += (f"\n    cpu: {cpu}"

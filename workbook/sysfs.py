@@ -10,7 +10,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Callable
 
-from . import procfs
+from . import cpu, procfs
 from .cmdline import kstrtobool, mhp_online_type_from_str, online_type_to_str
 from .errors import EACCES, EINVAL, ENOENT, KernelError
 from .memory import online_store, state_store, valid_zones_show
@@ -99,12 +99,15 @@ def read(m: "Machine", path: str) -> str | bytes:
     mm = re.fullmatch(rf"{PARAMS}/(\w+)", path)
     if mm and mm.group(1) in _params(m):
         return _params(m)[mm.group(1)]
+    mm = re.fullmatch(r"/sys/devices/system/cpu/cpu(\d+)/online", path)
+    if mm:
+        return cpu.cpu_online_show(m, int(mm.group(1)), path)
     nodes_files: dict[str, Callable[[], str]] = {
         "possible": lambda: node_list(m.nodes) + "\n",
         "online": lambda: node_list(m.online_nodes()) + "\n",
         "has_normal_memory": lambda: node_list(n for n, x in m.nodes.items() if x.has_normal_memory()) + "\n",
         "has_memory": lambda: node_list(n for n, x in m.nodes.items() if x.has_memory()) + "\n",
-        "has_cpu": lambda: node_list(n for n, x in m.nodes.items() if x.cpus) + "\n",
+        "has_cpu": lambda: node_list(n for n, x in m.nodes.items() if set(x.cpus) & m.cpu_online) + "\n",
         "has_generic_initiator": lambda: "\n",
     }
     mm = re.fullmatch(rf"{NODE}/(\w+)", path)
@@ -138,6 +141,9 @@ def write(m: "Machine", path: str, value: str) -> int:
             return online_store(m, b, value)
         _block_attr(m, n, attr)            # ENOENT for unknown names
         raise KernelError(EACCES, f"{path}: Permission denied (read-only attribute)")
+    mm = re.fullmatch(r"/sys/devices/system/cpu/cpu(\d+)/online", path)
+    if mm:
+        return cpu.online_store(m, int(mm.group(1)), value, path)
     if path == f"{MEM}/auto_online_blocks":
         t = mhp_online_type_from_str(value)
         if t < 0:
