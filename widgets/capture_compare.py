@@ -21,13 +21,12 @@ from ipywidgets import HTML, Dropdown, GridBox, HBox, Layout, VBox
 
 from widgets._common import esc, pre
 from workbook.captures import capture_dir, load_scenario
-from workbook.errors import KernelError
 from workbook.machine import Machine
 from workbook.pagemap import kpf_names
-from workbook.replay import machine_from_scenario
+from workbook.replay import iter_replay
 
 __all__ = ["FILES", "CaptureCompare", "memory_blocks_txt", "kpageflags_runs", "zoneinfo_node", "zoneinfo_key_lines",
-           "meminfo_lines", "vmstat_memmap", "run_scenario_action", "machine_after_step", "field_kind",
+           "meminfo_lines", "vmstat_memmap", "machine_after_step", "field_kind",
            "replay_table", "replay_kinds"]
 
 #: The files the view can show, in the order of the dropdown.
@@ -98,54 +97,15 @@ def vmstat_memmap(text: str) -> str:
     return "\n".join(lines) if lines else "(no nr_memmap_* lines)"
 
 
-def run_scenario_action(m: Machine, a: dict, running: dict) -> str:
-    """Perform one ``scenario.json`` action on ``m`` through its public interface; returns a one-line log.
-
-    ``running`` keeps the workloads started, per (kind, node), so that a stop action ends them.
-    """
-    op = a["op"]
-    if op == "dimm_add":
-        r = m.dimm_add(int(a["size_bytes"]), int(a["node"]), a["id"], addr=int(a["addr"]) if "addr" in a else None)
-        what = "error" if r.result != "ok" else ("add_memory failed" if r.error else f"blocks {list(r.blocks)}")
-        return f"(qemu) device_add pc-dimm,id={a['id']},node={a['node']}  -> {what}"
-    if op == "dimm_del":
-        return f"(qemu) device_del {a['id']}  -> {m.dimm_del(a['id']).result}"
-    if op == "write":
-        try:
-            m.write(a["path"], a["value"])
-            res = "ok"
-        except KernelError as e:
-            res = e.errno_name
-        return f"echo {a['value']} > {a['path']}  -> {res}"
-    if op == "workload_start":
-        running.setdefault(("anon", int(a["node"])), []).append(
-            m.start_workload(int(a["node"]), int(a["bytes"]), a.get("cpu"), "stress"))
-        return f"stress on node {a['node']}: {int(a['bytes']) >> 20} MiB of anonymous memory"
-    if op == "pin_start":
-        running.setdefault(("pin", int(a["node"])), []).append(
-            m.pin(int(a["node"]), int(a["bytes"]), int(a.get("pipes") or 0), a.get("cpu"), "pin"))
-        return f"pin on node {a['node']}: {int(a['bytes']) >> 20} MiB of pipe buffers"
-    if op in ("workload_stop", "pin_stop"):
-        for w in running.pop(("anon" if op == "workload_stop" else "pin", int(a["node"])), []):
-            m.stop_workload(w)
-        return f"kill the {'stress' if op == 'workload_stop' else 'pin'} process on node {a['node']}"
-    if op == "drop_caches":
-        m.drop_caches()
-    elif op == "compact":
-        m.compact_memory()
-    return op
-
-
 def machine_after_step(kernel: str, step: str, scenario: str = "A") -> Machine:
-    """The model of a capture's machine after the actions of every step up to and including ``step``."""
-    sc = load_scenario(kernel, scenario)
-    m = machine_from_scenario(sc)
-    running: dict = {}
-    for s in sc["steps"]:
-        for a in s["actions"]:
-            run_scenario_action(m, a, running)
-        if s["name"] == step:
-            return m
+    """The model of a shipped capture's machine after every step up to and including ``step``.
+
+    It goes through the replay's step runner (``workbook.replay.iter_replay``), so the kernel's
+    own pages that the capture shows are there too.
+    """
+    for st in iter_replay(capture_dir(kernel, scenario), lsmem=None, compare=False):
+        if st.name == step:
+            return st.runner.m
     raise ValueError(f"no step {step!r} in capture {kernel}/{scenario}")
 
 
@@ -256,16 +216,13 @@ class CaptureCompare:
         }
 
     def _run(self, kernel: str) -> None:
-        sc = load_scenario(kernel, self.scenario)
         base = capture_dir(kernel, self.scenario)
-        m = machine_from_scenario(sc)
-        running: dict = {}
         self.model[kernel], self.real[kernel], self.actions[kernel] = {}, {}, {}
         steps = []
-        for step in sc["steps"]:
-            name = step["name"]
+        for st in iter_replay(base, lsmem=None, compare=False):
+            step, name, m = st.step, st.name, st.runner.m
             steps.append(name)
-            self.actions[kernel][name] = [run_scenario_action(m, a, running) for a in step["actions"]
+            self.actions[kernel][name] = [ln for a, ln in zip(step["actions"], st.lines)
                                           if a["op"] not in ("wait", "sleep", "sync")]
             start, count = (int(step["kpf_range"][0]), int(step["kpf_range"][1])) if step.get("kpf_range") else (None, None)
             self.model[kernel][name] = self._texts(m, start, count)

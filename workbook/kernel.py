@@ -82,12 +82,6 @@ class KernelProfile:
     # /proc/zoneinfo prints "promo" (memory tiering watermark, v6.4+).
     zoneinfo_promo: bool = False
 
-    # Kernel allocations a node receives when it first gets kernel-zone memory, as
-    # (order, count, what): per-node slab caches and the node's kthreads start using it at
-    # once.  The model places them with the buddy allocator; which objects they are is not
-    # modelled, and the counts are what these kernels were seen to allocate.
-    node_bringup: tuple[tuple[int, int, str], ...] = ((1, 1, "slab"),)
-
     # --- counters and output formats ------------------------------------------------------
     # mm/vmstat.c: nr_memmap_pages / nr_memmap_boot_pages (v6.11+).
     vmstat_memmap_pages: bool = False
@@ -124,10 +118,7 @@ K6_12 = KernelProfile("6.12", (6, 12), memmap_force_mode=True, arch_memmap_overr
                       hwpoison_online_check=True, pcp_auto_tune=True,
                       movable_min_wmark_like_highmem=True, zoneinfo_promo=True,
                       vmstat_memmap_pages=True, dump_page_ptrval=False, node_meminfo_6_12=True,
-                      demotion_targets_log=True,
-                      # 6.12 also takes order-0 kernel pages on the new node (seen in the captured
-                      # kpageflags: 8 allocations fill the first two pcp refills of 7 and 14)
-                      node_bringup=((0, 8, "kernel"), (1, 1, "slab")))
+                      demotion_targets_log=True)
 K6_18 = KernelProfile("6.18", (6, 18), **{k: v for k, v in K6_12.switches().items()})
 
 KERNELS: dict[str, KernelProfile] = {k.name: k for k in (K5_13, K6_1, K6_6, K6_8, K6_12, K6_18)}

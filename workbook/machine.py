@@ -77,8 +77,15 @@ class Machine:
                  nodes: list[NodeSpec] | None = None, cmdline: str = "",
                  ram_bytes: int | None = None, maxmem_bytes: int | None = None, slots: int = 8,
                  block_size: int | None = None, bare_metal: bool = False,
-                 hotplug_node: int | None = None, config: dict[str, str] | None = None) -> None:
+                 hotplug_node: int | None = None, config: dict[str, str] | None = None,
+                 kernel_own_pages: str = "typical") -> None:
+        if kernel_own_pages not in ("typical", "none"):
+            raise ValueError(f"kernel_own_pages must be 'typical' or 'none', not {kernel_own_pages!r}")
         self.kernel = get_kernel(kernel)
+        # What the kernel allocates for itself on a node's first kernel-zone memory (see
+        # workload.node_bringup_allocations): "typical" for teaching, "none" for a replay.
+        self.kernel_own_pages_policy = kernel_own_pages
+        self.kernel_own_owner: dict[int, int] = {}
         self.arch = get_arch(arch)
         if nodes is None:
             nodes = [NodeSpec(0, [0], 1 * GiB), NodeSpec(1, [1], 0)]
@@ -88,6 +95,7 @@ class Machine:
         self.params: HotplugParams = parse_cmdline(cmdline, self.kernel, _default_online_type(self.config))
         self.dyndbg_files = set(re.findall(r"file\s+(\S+)\s+\+p", cmdline))
         self.cpus = sorted(c for n in nodes for c in n.cpus) or [0]
+        self.cpu_online: set[int] = set(self.cpus)
         self.trace = CallTrace()
         self.dmesg_lines: list[str] = []
         self.clock = 0.0

@@ -26,7 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .mmzone import Node
 
 __all__ = ["Allocation", "kernel_alloc", "free_unit", "alloc_unit", "start_anon_workload", "stop_workload",
-           "start_pipe_pin", "node_bringup_allocations", "alloc_for_migration", "move_allocation"]
+           "start_pipe_pin", "node_bringup_allocations", "kernel_own_alloc", "kernel_own_free",
+           "kernel_own_pages", "alloc_for_migration", "move_allocation"]
 
 _HEAD_TAIL = {PageKind.THP_HEAD: PageKind.THP_TAIL, PageKind.SLAB_HEAD: PageKind.SLAB_TAIL,
               PageKind.COMPOUND_HEAD: PageKind.COMPOUND_TAIL}
@@ -125,22 +126,80 @@ def kernel_alloc(m: "Machine", nid: int, order: int, kind: int, name: str, cpu: 
     return got[0], got[1], order
 
 
-@kernel_function("mm/page_alloc.c", "node_bringup")
+def _kernel_own(m: "Machine", nid: int) -> Allocation:
+    """The Allocation that holds the kernel's own pages on node ``nid`` (created on first use)."""
+    owner = m.kernel_own_owner.get(nid)
+    if owner is None or owner not in m.allocations:
+        from .cpu import first_online_cpu
+        alloc = Allocation(m.new_owner(), f"kernel (node {nid})", "kernel", nid, first_online_cpu(m, nid))
+        m.allocations[alloc.owner] = alloc
+        m.kernel_own_owner[nid] = alloc.owner
+    return m.allocations[m.kernel_own_owner[nid]]
+
+
+def _own_kind(order: int, slab: bool) -> int:
+    if slab:
+        return PageKind.SLAB_HEAD if order else PageKind.SLAB
+    return PageKind.COMPOUND_HEAD if order else PageKind.KERNEL
+
+
+@kernel_function("mm/page_alloc.c", "__alloc_pages")
+def kernel_own_alloc(m: "Machine", nid: int, order: int, slab: bool) -> tuple[Zone, int] | None:
+    """One page block the kernel allocates for itself on node ``nid`` (GFP_KERNEL | __GFP_THISNODE).
+
+    What the kernel allocates on a node by itself (slab of the threads that run on its CPUs,
+    their stacks, per-node structures) and when, varies from run to run; the model only
+    places such an allocation, with the buddy allocator's rules, on the node's first CPU.
+    """
+    alloc = _kernel_own(m, nid)
+    got = alloc_unit(m, m.zonelist(nid, ZONE_NORMAL, [nid]), order, pa.GFP_KERNEL, alloc.cpu,
+                     _own_kind(order, slab), alloc.owner)
+    if got is not None:
+        alloc.add(got[0], got[1], order)
+    return got
+
+
+@kernel_function("mm/page_alloc.c", "__free_pages")
+def kernel_own_free(m: "Machine", nid: int, order: int, slab: bool) -> bool:
+    """The kernel frees one of its own page blocks on node ``nid`` (the most recent of that order and kind)."""
+    alloc = _kernel_own(m, nid)
+    kind = _own_kind(order, slab)
+    for key in reversed(list(alloc.units)):
+        zone, pfn, o = alloc.units[key]
+        if o == order and pfn >= 0 and int(m.pagemap_of(pfn).kind[pfn - m.pagemap_of(pfn).start_pfn]) == kind:
+            del alloc.units[key]
+            free_unit(m, zone, pfn, order, alloc.cpu)
+            return True
+    return False
+
+
+def kernel_own_pages(m: "Machine", nid: int) -> dict[tuple[str, int, bool], int]:
+    """{(zone name, order, slab): count} of the kernel's own page blocks on node ``nid``."""
+    owner = m.kernel_own_owner.get(nid)
+    alloc = m.allocations.get(owner) if owner is not None else None
+    out: dict[tuple[str, int, bool], int] = {}
+    if alloc is None:
+        return out
+    slab_kinds = (PageKind.SLAB, PageKind.SLAB_HEAD)
+    for zone, pfn, order in alloc.units.values():
+        if pfn < 0:
+            continue
+        pm = m.pagemap_of(pfn)
+        key = (zone.name, order, int(pm.kind[pfn - pm.start_pfn]) in slab_kinds)
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+@kernel_function("mm/memory_hotplug.c", "node_bringup")
 def node_bringup_allocations(m: "Machine", node: "Node") -> None:
-    """The kernel's first allocations on a node that just got kernel-zone memory (per kernel profile)."""
-    alloc = Allocation(m.new_owner(), f"kernel (node {node.nid})", "kernel", node.nid,
-                       node.cpus[0] if node.cpus else m.cpus[0])
-    kinds = {"slab": PageKind.SLAB_HEAD, "kernel": PageKind.KERNEL}
-    for order, count, what in m.kernel.node_bringup:
-        kind = kinds[what]
-        if what == "slab" and order == 0:
-            kind = PageKind.SLAB
-        for _ in range(count):
-            got = alloc_unit(m, m.zonelist(node.nid, ZONE_NORMAL, [node.nid]), order, pa.GFP_KERNEL,
-                             alloc.cpu, kind, alloc.owner)
-            if got is not None:
-                alloc.add(got[0], got[1], order)
-    m.allocations[alloc.owner] = alloc
+    """A node just got kernel-zone memory: the kernel starts allocating there (``Machine(kernel_own_pages=)``).
+
+    ``"typical"``: one order-1 slab page, for teaching (real kernels took 0 to 27 pages in
+    the workbook's captures, differently from run to run); ``"none"``: nothing, for a replay,
+    which takes the kernel's own pages from the capture instead.
+    """
+    if m.kernel_own_pages_policy == "typical":
+        kernel_own_alloc(m, node.nid, 1, slab=True)
 
 
 def _thp_order(m: "Machine") -> int:

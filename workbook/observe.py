@@ -1,0 +1,316 @@
+"""What one capture step shows, read the same way from a real kernel's folder and from the model.
+
+A capture step is a set of files (``zoneinfo``, ``sysroot.json``, ``range.kpageflags.gz``, ...;
+see CAPTURE_FORMAT.md).  :class:`CaptureStep` reads them from a folder; :class:`ModelStep`
+renders the same files from a :class:`~workbook.machine.Machine`.  :func:`observe` turns
+either into named observations (``memory32.state``, ``node1 Normal.free``, ...), so that the
+replay (model vs kernel) and ``diff`` (kernel vs kernel) compare exactly the same things, and
+a file a step should have but lacks shows up as a value, never as a silently skipped field.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from .pagemap import KPF
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .machine import Machine
+
+__all__ = ["StepFiles", "CaptureStep", "ModelStep", "StepContext", "Obs", "Missing", "observe", "parse_zoneinfo",
+           "zone_pcp_counts", "KPF_BITS", "LSMEM_FILES"]
+
+_SYS = "sys/devices/system"
+BLOCK_ATTRS = ("state", "online", "valid_zones", "removable", "phys_index", "phys_device")
+NODE_MASKS = ("possible", "online", "has_memory", "has_normal_memory", "has_cpu")
+#: The kpageflags bits compared per memory block, in report order.
+KPF_BITS = (("RESERVED", KPF.RESERVED), ("OWNER_PRIVATE", KPF.OWNER_PRIVATE), ("NOPAGE", KPF.NOPAGE),
+            ("BUDDY", KPF.BUDDY))
+#: lsmem tables of a step: file name -> lsmem arguments (util-linux lsmem --sysroot).
+LSMEM_FILES = {"lsmem.txt": [], "lsmem-a.txt": ["-a", "-o", "RANGE,SIZE,STATE,REMOVABLE,BLOCK,NODE,ZONES"]}
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A value that could not be read: the file (or the part of it) is not there."""
+
+    what: str
+
+    def __repr__(self) -> str:
+        return f"<missing {self.what}>"
+
+
+@dataclass
+class Obs:
+    """One observed value: its name, its kind (for counting per kind) and the value."""
+
+    name: str
+    kind: str
+    value: object
+
+
+class StepFiles(Protocol):
+    """The files of one capture step, from a folder or rendered from the model."""
+
+    def text(self, name: str) -> str | None:
+        """A text file of the step (None if the step has no such file)."""
+
+    def sysroot(self) -> tuple[dict[str, str], dict[str, str]] | None:
+        """The files and symlinks of sys/devices/system/{memory,node} (sysroot.json)."""
+
+    def kpageflags(self, start: int, count: int) -> np.ndarray | None:
+        """The /proc/kpageflags words read for ``count`` pfns from ``start`` (fewer if the read hit EOF)."""
+
+
+class CaptureStep:
+    """One step folder of a real-kernel capture."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = os.fspath(folder)
+
+    def _path(self, name: str) -> str:
+        return os.path.join(self.folder, name)
+
+    def text(self, name: str) -> str | None:
+        """The file's text, or None when the folder lacks it."""
+        p = self._path(name)
+        if not os.path.isfile(p):
+            return None
+        with open(p, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def sysroot(self) -> tuple[dict[str, str], dict[str, str]] | None:
+        """sysroot.json's files and symlinks, or None."""
+        t = self.text("sysroot.json")
+        if t is None:
+            return None
+        d = json.loads(t)
+        return d.get("files", {}), d.get("symlinks", {})
+
+    def kpageflags(self, start: int, count: int) -> np.ndarray | None:
+        """The dumped words (range.kpageflags.gz), or None when the file is missing."""
+        p = self._path("range.kpageflags.gz")
+        if not os.path.isfile(p):
+            return None
+        raw = gzip.open(p).read()
+        return np.frombuffer(raw[: len(raw) // 8 * 8], dtype="<u8").astype(np.uint64)
+
+
+class ModelStep:
+    """The same files, rendered from the model as the capture harness would have read them."""
+
+    def __init__(self, m: "Machine", lsmem: str | None = None) -> None:
+        self.m = m
+        self.lsmem = lsmem
+        self._cache: dict[str, str | None] = {}
+
+    def text(self, name: str) -> str | None:
+        """zoneinfo, meminfo, vmstat, node<K>.meminfo, lsmem tables (with ``lsmem``); None otherwise."""
+        if name in self._cache:
+            return self._cache[name]
+        m = self.m
+        if name in ("zoneinfo", "meminfo", "vmstat", "buddyinfo", "pagetypeinfo", "iomem"):
+            out: str | None = str(m.read(f"/proc/{name}"))
+        elif (mm := re.fullmatch(r"node(\d+)\.meminfo", name)) and int(mm.group(1)) in m.nodes:
+            out = str(m.read(f"/sys/devices/system/node/node{mm.group(1)}/meminfo"))
+        elif name in LSMEM_FILES and self.lsmem:
+            out = run_lsmem(m, self.lsmem, LSMEM_FILES[name])
+        else:
+            out = None
+        self._cache[name] = out
+        return out
+
+    def sysroot(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The model's sysfs tree (workbook.sysfs.sysroot)."""
+        from .sysfs import sysroot
+        return sysroot(self.m)
+
+    def kpageflags(self, start: int, count: int) -> np.ndarray:
+        """The model's /proc/kpageflags words (stops at the end of memory like the kernel's)."""
+        return self.m.kpageflags(start, count)
+
+
+def run_lsmem(m: "Machine", lsmem: str, args: list[str]) -> str:
+    """``lsmem [args] --sysroot`` on the model's exported tree, in the capture's format ($ line, output, [rc=N])."""
+    with tempfile.TemporaryDirectory() as tmp:
+        m.export_sysfs(os.path.join(tmp, "sysroot"))
+        cmd = [lsmem] + args[:1] + ["--sysroot", "sysroot"] + args[1:]
+        p = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
+        shown = "lsmem " + " ".join(cmd[1:])
+        return f"$ {shown}\n{p.stdout}{p.stderr}[rc={p.returncode}]\n"
+
+
+def find_lsmem() -> str | None:
+    """util-linux's lsmem on PATH, or None."""
+    return shutil.which("lsmem")
+
+
+# ----------------------------------------------------------------------------------------------
+# parsers
+# ----------------------------------------------------------------------------------------------
+def parse_zoneinfo(text: str) -> dict[tuple[int, str], dict[str, int]]:
+    """{(node, zone): {"free", "spanned", "present", "managed", "start_pfn"?}} from /proc/zoneinfo."""
+    out = {}
+    for stanza in re.split(r"(?=^Node \d+, zone)", text, flags=re.M):
+        mm = re.match(r"Node (\d+), zone\s+(\w+)", stanza)
+        if not mm:
+            continue
+        vals = {}
+        for key, pat in (("free", r"pages free\s+(\d+)"), ("spanned", r"spanned\s+(\d+)"),
+                         ("present", r"present\s+(\d+)"), ("managed", r"managed\s+(\d+)"),
+                         ("start_pfn", r"start_pfn:\s+(\d+)")):
+            v = re.search(r"^\s+" + pat, stanza, flags=re.M)
+            if v:
+                vals[key] = int(v.group(1))
+        out[(int(mm.group(1)), mm.group(2))] = vals
+    return out
+
+
+def zone_pcp_counts(text: str) -> dict[tuple[int, str], int]:
+    """{(node, zone): pages on the per-cpu lists of all CPUs} from /proc/zoneinfo's pagesets."""
+    out = {}
+    for stanza in re.split(r"(?=^Node \d+, zone)", text, flags=re.M):
+        mm = re.match(r"Node (\d+), zone\s+(\w+)", stanza)
+        if mm:
+            out[(int(mm.group(1)), mm.group(2))] = sum(int(c) for c in re.findall(r"^\s+count:\s+(\d+)", stanza,
+                                                                                    flags=re.M))
+    return out
+
+
+def meminfo_total(text: str | None) -> int | Missing:
+    """MemTotal in kB from a (node) meminfo text."""
+    if text is None:
+        return Missing("meminfo")
+    mm = re.search(r"MemTotal:\s+(\d+) kB", text)
+    return int(mm.group(1)) if mm else Missing("MemTotal line")
+
+
+# ----------------------------------------------------------------------------------------------
+# what is compared in a step
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class StepContext:
+    """What decides the names and the set of a step's observations: the same for both sides.
+
+    It comes from the scenario and the reference capture, never from the model, so the model
+    cannot choose which of its own values are compared.
+    """
+
+    step: str
+    hot_nodes: list[int]                        # nodes whose memory all arrives by hot-plug
+    kpf_range: tuple[int, int] | None           # pfns dumped in this step
+    block_pfns: int                             # pfns per memory block (reference's block_size_bytes)
+    blocks: list[int]                           # memory blocks of the reference
+    zones: dict[int, list[str]]                 # hot node -> zone stanzas of the reference zoneinfo
+    no_free: dict[tuple[int, str], str] = field(default_factory=dict)   # (node, zone) -> why free is left out
+    no_buddy: dict[int, str] = field(default_factory=dict)              # block -> why BUDDY is left out
+    lsmem: bool = True                          # compare the lsmem tables
+
+
+def observe(files: StepFiles, ctx: StepContext) -> list[Obs]:
+    """Every observation of one step, in report order (see the README's replay section for the list)."""
+    out: list[Obs] = []
+    add = lambda name, kind, value: out.append(Obs(name, kind, value))  # noqa: E731
+    sr = files.sysroot()
+    cfiles, clinks = sr if sr is not None else ({}, {})
+    miss = Missing("sysroot.json") if sr is None else None
+
+    blocks = sorted(int(mm.group(1)) for k in cfiles
+                    if (mm := re.fullmatch(rf"{_SYS}/memory/memory(\d+)/state", k)))
+    add("memory blocks", "blocks", miss or blocks)
+    for bid in ctx.blocks:
+        for attr in BLOCK_ATTRS:
+            add(f"memory{bid}.{attr}", attr, miss or cfiles.get(f"{_SYS}/memory/memory{bid}/{attr}",
+                                                                 Missing(f"memory{bid}/{attr}")))
+        links = sorted(k.split("/")[-1] for k in clinks if re.fullmatch(rf"{_SYS}/memory/memory{bid}/node\d+", k))
+        add(f"memory{bid}.node", "node link", miss or links)
+    for attr in ("block_size_bytes", "auto_online_blocks"):
+        add(attr, attr, miss or cfiles.get(f"{_SYS}/memory/{attr}", Missing(attr)))
+    for attr in NODE_MASKS:
+        add(f"node/{attr}", "node mask", miss or cfiles.get(f"{_SYS}/node/{attr}", Missing(f"node/{attr}")))
+
+    zi = files.text("zoneinfo")
+    zones = parse_zoneinfo(zi) if zi is not None else {}
+    for nid in ctx.hot_nodes:
+        have = [z for (n, z) in zones if n == nid]
+        add(f"node{nid} zones", "zone stanzas", have if zi is not None else Missing("zoneinfo"))
+        for zname in ctx.zones.get(nid, []):
+            vals = zones.get((nid, zname))
+            for k in ("spanned", "present", "managed", "start_pfn", "free"):
+                if k == "free" and (nid, zname) in ctx.no_free:
+                    continue
+                if vals is None:
+                    v: object = Missing(f"node {nid} {zname} stanza")
+                elif k == "start_pfn" and k not in vals:
+                    continue        # only populated zones print start_pfn: a difference shows in spanned
+                else:
+                    v = vals.get(k, Missing(f"{k} line"))
+                add(f"node{nid} {zname}.{k}", "free" if k == "free" else "zone counter", v)
+        add(f"node{nid} MemTotal kB", "MemTotal", meminfo_total(files.text(f"node{nid}.meminfo")))
+
+    vm = files.text("vmstat")
+    if vm is None:
+        add("vmstat nr_memmap_pages", "nr_memmap_pages", Missing("vmstat"))
+    else:
+        mm = re.search(r"^nr_memmap_pages (\d+)", vm, flags=re.M)
+        # no such line is an observation too (5.10 and 6.1 have no such counter)
+        add("vmstat nr_memmap_pages", "nr_memmap_pages", int(mm.group(1)) if mm else "no such line")
+
+    if ctx.kpf_range is not None:
+        start, count = ctx.kpf_range
+        words = files.kpageflags(start, count)
+        add("kpageflags words", "kpf length",
+            Missing("range.kpageflags.gz") if words is None else int(min(len(words), count)))
+        if words is not None:
+            words = words[:count]
+            ppb = ctx.block_pfns
+            for bid in range(start // ppb, (start + count - 1) // ppb + 1):
+                lo, hi = max(bid * ppb, start) - start, min((bid + 1) * ppb, start + count) - start
+                seg = words[lo:hi]
+                if len(seg) < hi - lo:
+                    continue                    # beyond the end of the read: the length says it
+                for bname, bit in KPF_BITS:
+                    if bname == "BUDDY" and bid in ctx.no_buddy:
+                        continue
+                    add(f"kpageflags memory{bid} {bname}", bname,
+                        BitMap(((seg >> np.uint64(bit)) & np.uint64(1)).astype(bool), start + lo))
+
+    if ctx.lsmem:
+        for name in LSMEM_FILES:
+            t = files.text(name)
+            add(name, "lsmem", t if t is not None else Missing(name))
+    return out
+
+
+class BitMap:
+    """One kpageflags bit over a pfn range; equal when every pfn agrees; shown as a count."""
+
+    def __init__(self, bits: np.ndarray, start_pfn: int) -> None:
+        self.bits, self.start_pfn = bits, start_pfn
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BitMap) and len(self.bits) == len(other.bits) and bool(
+            np.array_equal(self.bits, other.bits))
+
+    def __hash__(self) -> int:  # pragma: no cover - not used as a key
+        return hash((int(self.bits.sum()), len(self.bits)))
+
+    def describe(self, other: "BitMap | None" = None) -> str:
+        """``N of M pfns``, plus the first pfn where ``other`` differs."""
+        s = f"{int(self.bits.sum())} of {len(self.bits)} pfns"
+        if isinstance(other, BitMap) and len(other.bits) == len(self.bits) and self != other:
+            d = int(np.nonzero(self.bits != other.bits)[0][0])
+            s += f", first difference at pfn {self.start_pfn + d:#x}"
+        return s
+
+    def __repr__(self) -> str:
+        return self.describe()
