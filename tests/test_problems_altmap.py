@@ -15,13 +15,32 @@ def test_handouts_follow_the_kernel_arithmetic() -> None:
     assert got == [0x100000] and altmap.nr_free() == 0 and altmap.offset() == 512
 
 
-@pytest.mark.parametrize("seed", range(30))
+def kernel_handouts(base_pfn: int, reserve: int, free: int, calls: list[int]) -> list[int | None]:
+    """altmap_alloc_block_buf() of mm/sparse-vmemmap.c, transcribed: the first pfn of each call (None: NULL)."""
+    alloc = align = 0
+    out: list[int | None] = []
+    for nr_pfns in calls:
+        pfn = base_pfn + reserve + alloc + align                       # vmem_altmap_next_pfn()
+        nr_align = 1 << ((nr_pfns & -nr_pfns).bit_length() - 1)       # 1UL << find_first_bit(&nr_pfns)
+        nr_align = -(-pfn // nr_align) * nr_align - pfn                # ALIGN(pfn, nr_align) - pfn
+        if nr_pfns + nr_align > max(free - (alloc + align), 0):        # vmem_altmap_nr_free()
+            out.append(None)
+            continue
+        alloc += nr_pfns
+        align += nr_align
+        out.append(pfn + nr_align)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
 def test_altmap_alloc_problem(seed: int) -> None:
     p = generate("altmap-alloc", seed)
     assert str(p) == str(generate("altmap-alloc", seed))
     assert isinstance(p.answer, int) and p.check(p.answer).ok and p.answer not in p.mistakes
     base = int(p.params["base_pfn"], 16)
-    assert p.answer >= base + p.params["reserve"]
+    calls = [int(kib.split()[0]) // 4 for kib in p.params["altmap_alloc_block_buf() calls, in order"].split(", ")]
+    got = kernel_handouts(base, p.params["reserve"], p.params["free"], calls)
+    assert None not in got and p.answer == got[-1]
     for wrong in p.mistakes:
         assert "rule: altmap_alloc_block_buf()" in repr(p.check(wrong))
 

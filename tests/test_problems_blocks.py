@@ -17,11 +17,22 @@ def test_probe_rules(end: int, bare: bool, expected: int) -> None:
     assert probe_block_size(end, bare) == expected
 
 
-@pytest.mark.parametrize("seed", range(20))
+# x86 probe_memory_block_size() by hand, in MiB, for every end of boot memory the problem
+# draws: below 64 GiB 128; bare metal 2048; a VM the largest of 2048/1024/512/256 MiB
+# that divides the end, else 128.
+VM_BLOCK_MIB = {
+    2 * GiB: 128, 16 * GiB: 128, 63 * GiB: 128, 64 * GiB: 2048, 64 * GiB + 128 * MiB: 128, 65 * GiB: 1024,
+    96 * GiB: 2048, 100 * GiB + 256 * MiB: 256, 129 * GiB: 1024, 192 * GiB + 512 * MiB: 512, 258 * GiB: 2048,
+    1024 * GiB: 2048,
+}
+
+
+@pytest.mark.parametrize("seed", range(30))
 def test_memory_block_size_problem(seed: int) -> None:
     p = generate("memory-block-size", seed)
     end = int(p.params["end of boot memory (max_pfn << PAGE_SHIFT)"].split()[0], 16)
-    assert p.answer == probe_block_size(end, p.params["machine"] == "bare metal") >> 20
+    bare = p.params["machine"] == "bare metal"
+    assert p.answer == ((128 if end < 64 * GiB else 2048) if bare else VM_BLOCK_MIB[end])
     assert p.check(p.answer).ok and p.answer not in p.mistakes
     wrong = next(iter(p.mistakes))
     assert "rule: x86 probe_memory_block_size()" in repr(p.check(wrong))
@@ -29,6 +40,8 @@ def test_memory_block_size_problem(seed: int) -> None:
 
 def test_memory_block_size_varies() -> None:
     assert len({generate("memory-block-size", s).answer for s in range(40)}) >= 3
+    assert {generate("memory-block-size", s).params["machine"] for s in range(30)} == {
+        "bare metal", "VM (X86_FEATURE_HYPERVISOR)"}
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -11,7 +11,19 @@ from workbook.problems.online import node_memtotal_kb, zone_counters
 MEM = "/sys/devices/system/memory"
 
 
-@pytest.mark.parametrize("seed", range(30))
+def expected_counter(kernel: str, size: int, asked: str) -> int:
+    """Node 1's counter after onlining every block of one DIMM (node 1 had no memory), from the rule alone.
+
+    n pfns arrive; each 128 MiB block self-hosts 512 of them when the kernel takes the add
+    (memmap_on_memory=1: one block per add before 6.8, any size on 6.12). present counts all
+    n, managed all but the self-hosted ones, MemTotal is managed in kB (4 KiB pages).
+    """
+    n, blocks = size >> 12, size // (128 * MiB)
+    v = 512 * blocks if blocks == 1 or kernel == "6.12" else 0
+    return {"present": n, "managed": n - v, "present - managed": v, "MemTotal kB": (n - v) * 4}[asked]
+
+
+@pytest.mark.parametrize("seed", range(40))
 def test_online_counters_problem(seed: int) -> None:
     p = generate("online-counters", seed)
     assert str(p) == str(generate("online-counters", seed))
@@ -19,6 +31,27 @@ def test_online_counters_problem(seed: int) -> None:
     assert p.check(p.answer).ok and p.answer not in p.mistakes
     for wrong in p.mistakes:
         assert "rule: online: present +=" in repr(p.check(wrong))
+    assert "memory_hotplug.memmap_on_memory=1" in p.params["command line"]
+    zone = "Movable" if p.params["online type (echo ... > state, every block)"] == "online_movable" else "Normal"
+    assert p.params["asked"] == "MemTotal kB" or f"zone {zone}, in pages" in p.question
+    assert p.answer == expected_counter(p.params["kernel"], p.params["hot-added bytes (one DIMM on node 1)"],
+                                        p.params["asked"])
+
+
+def expected_zone(policy: str, first_block: str) -> str:
+    """The zone plain 'online' gives the DIMM's second block (zone_for_pfn_range(MMOP_ONLINE)).
+
+    contig-zones: the blocks only touch, so the second intersects no zone: the kernel zone,
+    or ZONE_MOVABLE with movable_node. auto-movable, NUMA aware: node 1 has no boot (early)
+    kernel memory, so no MOVABLE is allowed there. Not NUMA aware: the whole machine's 1 GiB
+    of early kernel memory allows 3x MOVABLE, unless the DIMM's memory group (ACPI registers
+    one static group per DIMM) already holds kernel memory.
+    """
+    if policy.startswith("contig-zones"):
+        return "Movable" if "movable_node" in policy else "Normal"
+    if policy == "auto-movable":
+        return "Normal"
+    return "Normal" if first_block == "echo online_kernel > state" else "Movable"
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -28,10 +61,13 @@ def test_online_zone_problem(seed: int) -> None:
     other = "Normal" if p.answer == "Movable" else "Movable"
     assert "valid_zones" in repr(p.check(other)) and "zone_for_pfn_range" in repr(p.check(other))
     assert f"so plain 'online' picks {p.answer}" in p.explanation
+    assert p.answer == expected_zone(p.params["online policy"], p.params["memory32"])
 
 
 def test_online_zone_varies() -> None:
-    assert {generate("online-zone", s).answer for s in range(30)} == {"Normal", "Movable"}
+    problems = [generate("online-zone", s) for s in range(30)]
+    assert {p.answer for p in problems} == {"Normal", "Movable"}
+    assert len({(p.params["online policy"], p.params["memory32"]) for p in problems}) >= 10
 
 
 def test_counters_of_one_self_hosted_block() -> None:

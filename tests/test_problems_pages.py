@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from workbook.arch import get_arch
 from workbook.problems import generate
 from workbook.problems.vmemmap import VMEMMAP_BASE, page_to_pfn, pfn_to_page
+
+
+# PAGE_SHIFT of each build (arch/*/include/asm/page*.h): 4, 16 and 64 KiB pages.
+PAGE_SHIFT = {"x86_64": 12, "arm64-4k": 12, "arm64-16k": 14, "arm64-64k": 16, "ppc64-radix-64k": 16, "s390x": 12}
+# VMEMMAP_START without KASLR (arch/x86/include/asm/pgtable_64_types.h, __VMEMMAP_BASE_L4/_L5).
+VMEMMAP_START = {"x86_64": 0xFFFF_EA00_0000_0000, "x86_64-la57": 0xFFD4_0000_0000_0000}
 
 
 @pytest.mark.parametrize("seed", range(25))
@@ -13,7 +18,9 @@ def test_pfn_of_address_is_phys_pfn(seed: int) -> None:
     p = generate("pfn-of-address", seed)
     assert p == generate("pfn-of-address", seed)
     addr = int(p.params["physical address"], 16)
-    assert p.answer == get_arch(p.params["arch"]).pfn(addr) == addr >> p.params["PAGE_SHIFT"]
+    shift = PAGE_SHIFT[p.params["arch"]]
+    assert p.params["PAGE_SHIFT"] == shift and p.params["PAGE_SIZE"] == 1 << shift
+    assert p.answer == addr >> shift == addr // p.params["PAGE_SIZE"]
     assert p.check(p.answer).ok and p.answer not in p.mistakes
     v = p.check(addr)
     assert not v.ok and "address itself" in repr(v) and "rule: pfn = PHYS_PFN" in repr(v)
@@ -23,12 +30,17 @@ def test_pfn_of_address_varies_the_architecture() -> None:
     assert len({generate("pfn-of-address", s).params["arch"] for s in range(40)}) >= 4
 
 
+def test_struct_page_address_covers_both_paging_modes() -> None:
+    assert {generate("struct-page-address", s).params["arch"] for s in range(25)} == set(VMEMMAP_START)
+
+
 @pytest.mark.parametrize("seed", range(25))
 def test_struct_page_address_is_vmemmap_plus_pfn(seed: int) -> None:
     p = generate("struct-page-address", seed)
     pfn = int(p.params["pfn"], 16)
-    base = VMEMMAP_BASE[p.params["arch"]]
-    assert p.answer == base + pfn * 64 == pfn_to_page(p.params["arch"], pfn)
+    base = VMEMMAP_START[p.params["arch"]]
+    assert int(p.params["vmemmap (VMEMMAP_START, no KASLR)"], 16) == base
+    assert p.answer == base + pfn * 64
     assert page_to_pfn(p.params["arch"], p.answer) == pfn
     assert "pointer arithmetic" in repr(p.check(base + pfn))
 

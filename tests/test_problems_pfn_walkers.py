@@ -1,11 +1,18 @@
 """Chapter 08 problem: how many pfns of a hot-added block a pfn walker visits."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from workbook.kernel import get_kernel
+from workbook.machine import Machine
 from workbook.problems import generate
 from workbook.problems.pfn_walkers import WALKER_RULES, walker_counts, walker_visits
 from workbook.walkers import WALKERS
+
+N, V = 32768, 512                         # pfns of a 128 MiB block; its self-hosted memmap (2 MiB)
+MEMMAP_RESERVED = {"5.13": True, "6.1": True, "6.12": False}      # PageReserved up to 6.10
 
 
 def test_generic_walker_skips_the_memmap_only_while_it_is_reserved() -> None:
@@ -24,19 +31,49 @@ def test_every_walker_has_a_rule() -> None:
     assert set(WALKER_RULES) == set(WALKERS)
 
 
-@pytest.mark.parametrize("seed", range(25))
+def _node1_zone_free(kernel: str, state: str, stress_mib: int) -> int:
+    """``pages free`` of node 1's zone in /proc/zoneinfo: the pages in the buddy allocator (PageBuddy)."""
+    m = Machine(kernel, cmdline="memory_hotplug.memmap_on_memory=1 memhp_default_state=offline")
+    m.dimm_add(128 << 20, 1)
+    m.write("/sys/devices/system/memory/memory32/state", state)
+    if stress_mib:
+        m.start_workload(1, stress_mib << 20)
+    zone = "Movable" if state == "online_movable" else "Normal"
+    section = str(m.read("/proc/zoneinfo")).split(f"Node 1, zone {zone:>8}")[1]
+    return int(re.search(r"pages free\s+(\d+)", section).group(1))
+
+
+def expected_visits(kernel: str, walker: str, state: str, stress_mib: int) -> int:
+    """What each walker's kernel function keeps of memory32, from the problem's parameters alone."""
+    if state == "offline":
+        return 0                          # pfn_to_online_page() is NULL for every pfn
+    kernel_pages = 0                      # the node's first kernel memory gets the bring-up allocations
+    if state == "online_kernel":
+        kernel_pages = sum(count << order for order, count, _ in get_kernel(kernel).node_bringup)
+    return {
+        "generic": N - V if MEMMAP_RESERVED[kernel] else N,
+        "hotplug": N - V,                 # from buddy_start_pfn on
+        "compaction-migrate": stress_mib << 8,                # the stress's anonymous (LRU) pages
+        "compaction-free": _node1_zone_free(kernel, state, stress_mib),
+        "alloc-contig": N - V - kernel_pages,                 # memmap: Reserved, or (6.12) unmovable
+    }[walker]
+
+
+@pytest.mark.parametrize("seed", range(40))
 def test_walker_visits_problem(seed: int) -> None:
     p = generate("walker-visits", seed)
     assert str(p) == str(generate("walker-visits", seed))
-    assert isinstance(p.answer, int) and 0 <= p.answer <= 32768
     assert p.check(p.answer).ok and p.answer not in p.mistakes
-    # the answer is the model's walk, not a stored number
-    assert p.answer == walker_visits(p.params["kernel"], p.params["walker"], p.params["memory32 state"],
-                                     p.params["stress on node 1 (MiB of anonymous memory)"] << 20)
+    params = p.params
+    assert p.answer == expected_visits(params["kernel"], params["walker"], params["memory32 state"],
+                                       params["stress on node 1 (MiB of anonymous memory)"])
     for wrong in p.mistakes:
         assert not p.check(wrong).ok and "rule:" in repr(p.check(wrong))
 
 
-def test_walker_visits_problems_differ_between_kernels() -> None:
-    kernels = {generate("walker-visits", s).params["kernel"] for s in range(25)}
-    assert kernels == {"5.13", "6.1", "6.12"}
+def test_walker_visits_problems_cover_every_walker_kernel_and_state() -> None:
+    params = [generate("walker-visits", s).params for s in range(40)]
+    assert {q["kernel"] for q in params} == {"5.13", "6.1", "6.12"}
+    assert {q["walker"] for q in params} == set(WALKERS)
+    assert {q["memory32 state"] for q in params} == {"offline", "online_movable", "online_kernel"}
+    assert {q["stress on node 1 (MiB of anonymous memory)"] for q in params} > {0}
