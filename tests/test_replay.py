@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 
 from workbook.captures import capture_dirs
-from workbook.observe import find_lsmem
 from workbook.replay import CaptureError, main, replay
 
 CAPTURES = capture_dirs()
@@ -49,11 +48,6 @@ def _pinned() -> dict[str, dict[str, int]]:
 def test_captures_are_shipped():
     assert {f"{s}/{c}" for s in ("6.1", "6.12") for c in "ABCDEFGHIJK"} <= set(CAP_IDS)
     assert set(CAP_IDS) == set(_pinned()), "every shipped capture has its pinned field counts"
-
-
-@pytest.fixture(scope="module")
-def lsmem() -> str | None:
-    return find_lsmem()
 
 
 @pytest.mark.parametrize("cap", CAPTURES, ids=CAP_IDS)
