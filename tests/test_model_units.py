@@ -43,7 +43,7 @@ def test_kernel_profiles():
     assert KERNELS["6.1"].selfhosted_reserved and not KERNELS["6.12"].selfhosted_reserved
     assert not KERNELS["6.1"].altmap_per_block and KERNELS["6.8"].altmap_per_block
     # the altmap moved into struct memory_block in 6.6 (1a8c64e11043), two releases before per-block altmaps
-    assert [k for k in KERNELS if KERNELS[k].altmap_in_memory_block] == ["6.6", "6.8", "6.12", "6.18"]
+    assert [k for k in KERNELS if KERNELS[k].altmap_in_memory_block] == ["6.6", "6.8", "6.12", "6.18", "7.2"]
     assert not KERNELS["6.6"].altmap_per_block and not KERNELS["6.6"].unsupported_flag_fails
     assert KERNELS["6.6"].acpi_always_passes_flag and KERNELS["6.1"].unsupported_flag_fails
     with pytest.raises(ValueError):

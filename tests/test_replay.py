@@ -31,7 +31,7 @@ COLUMNS = {"blk": "blocks", "state": "state", "onl": "online", "vz": "valid_zone
            "aob": "auto_online_blocks", "nmask": "node mask", "zst": "zone stanzas", "zcnt": "zone counter",
            "free": "free", "mtot": "MemTotal", "memmap": "nr_memmap_pages", "kpfl": "kpf length",
            "RSV": "RESERVED", "OWN": "OWNER_PRIVATE", "NOP": "NOPAGE", "BUD": "BUDDY", "errno": "errno",
-           "add": "dimm_add", "del": "dimm_del", "wait": "wait", "lsmem": "lsmem"}
+           "add": "dimm_add", "del": "dimm_del", "wait": "wait", "lsmem": "lsmem", "params": "module params"}
 PINNED = (Path(__file__).parent / "data" / "replay_field_counts.txt").read_text()
 
 
@@ -47,6 +47,7 @@ def _pinned() -> dict[str, dict[str, int]]:
 
 def test_captures_are_shipped():
     assert {f"{s}/{c}" for s in ("6.1", "6.12") for c in "ABCDEFGHIJK"} <= set(CAP_IDS)
+    assert {f"{s}/{c}" for s in ("5.10", "7.2") for c in "AB"} <= set(CAP_IDS)
     assert set(CAP_IDS) == set(_pinned()), "every shipped capture has its pinned field counts"
 
 
@@ -148,6 +149,8 @@ MUTATIONS = {
                ["kpageflags memory32 NOPAGE"]),
     "BUDDY": ("02-online", lambda d: _edit_kpf(d, "02-online", lambda w: _flip(w, 7000, 10)),
               ["kpageflags memory32 BUDDY"]),
+    "module params": ("00-boot", lambda d: _edit_text(d, "00-boot", "memory_hotplug_params", "memmap_on_memory=Y",
+                                                      "memmap_on_memory=N"), ["memory_hotplug parameters"]),
     "errno": ("05-offline", lambda d: _edit_scenario(d, lambda sc: sc["steps"][5]["actions"][0].update(errno=16)),
               ["write offline > memory32/state errno"]),
     "dimm_add": ("01-hotadd", lambda d: _edit_scenario(d, lambda sc: sc["steps"][1]["actions"][0].update(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .errors import EBUSY, EINVAL, ENOSPC, KernelError
 from .memory import device_offline, device_online
-from .memory_hotplug import (MHP_MEMMAP_ON_MEMORY, MHP_NID_IS_MGID, add_memory_resource,
+from .memory_hotplug import (MHP_MEMMAP_ON_MEMORY, MHP_NID_IS_MGID, add_memory,
                              mhp_supports_memmap_on_memory, try_remove_memory)
 from .memory import MemoryGroup
 from .qemu import Dimm, next_dimm_addr
@@ -46,7 +46,7 @@ def acpi_memory_enable_device(m: "Machine", dimm: Dimm) -> list[int]:
     flags = MHP_NID_IS_MGID
     if m.kernel.acpi_always_passes_flag or mhp_supports_memmap_on_memory(m, dimm.size):
         flags |= MHP_MEMMAP_ON_MEMORY
-    blocks = add_memory_resource(m, dimm.node, dimm.addr, dimm.size, flags, group)
+    blocks = add_memory(m, dimm.node, dimm.addr, dimm.size, flags, group)
     return [b.id for b in blocks]
 
 

@@ -27,14 +27,18 @@ def online_type_to_str(online_type: int) -> str:
     return _ONLINE_TYPE_NAMES[online_type]
 
 
-def kstrtobool(s: str) -> bool | None:
-    """lib/kstrtox.c kstrtobool(): y/Y/t/T/1/on -> True, n/N/f/F/0/off -> False, else None."""
+def kstrtobool(s: str, tf: bool = True) -> bool | None:
+    """lib/kstrtox.c kstrtobool(): y/Y/1/on -> True, n/N/0/off -> False, else None.
+
+    ``tf``: t/T and f/F too (5.19+, KernelProfile.kstrtobool_tf); before, "force" or "true"
+    are not booleans at all.
+    """
     if not s:
         return None
     c = s[0]
-    if c in "yYtT1":
+    if c in ("yYtT1" if tf else "yY1"):
         return True
-    if c in "nNfF0":
+    if c in ("nNfF0" if tf else "nN0"):
         return False
     if c in "oO" and len(s) > 1:
         if s[1] in "nN":
@@ -104,11 +108,13 @@ def parse_cmdline(cmdline: str, kernel: KernelProfile, default_online_type: int 
             p.movable_node = True   # cmdline_parse_movable_node(), CONFIG_HAVE_MEMBLOCK_NODE_MAP
         elif name == "memory_hotplug.memmap_on_memory":
             _set_memmap_on_memory(p, value, kernel)
+        elif name.startswith("memory_hotplug.") and not kernel.memory_groups:
+            pass    # no such parameter before 5.15: unknown_bootoption() drops dotted names silently
         elif name == "memory_hotplug.online_policy" and value is not None:
             if value in ("contig-zones", "auto-movable"):
                 p.online_policy = value
             else:
-                p.log.append(f"memory_hotplug: `{value}' invalid for parameter `online_policy'")
+                p.log.append(_invalid(value, name))
         elif name == "memory_hotplug.auto_movable_ratio" and value is not None:
             try:
                 v = int(value, 0)
@@ -116,14 +122,19 @@ def parse_cmdline(cmdline: str, kernel: KernelProfile, default_online_type: int 
                     raise ValueError
                 p.auto_movable_ratio = v
             except ValueError:
-                p.log.append(f"memory_hotplug: `{value}' invalid for parameter `auto_movable_ratio'")
+                p.log.append(_invalid(value, name))
         elif name == "memory_hotplug.auto_movable_numa_aware":
-            b = True if value is None else kstrtobool(value)
+            b = True if value is None else kstrtobool(value, kernel.kstrtobool_tf)
             if b is None:
-                p.log.append(f"memory_hotplug: `{value}' invalid for parameter `auto_movable_numa_aware'")
+                p.log.append(_invalid(value, name))
             else:
                 p.auto_movable_numa_aware = b
     return p
+
+
+def _invalid(value: str | None, name: str) -> str:
+    """parse_args()'s line for a value the parameter's setter refused (kernel/params.c, pr_err)."""
+    return f"Booting kernel: `{value or ''}' invalid for parameter `{name}'"
 
 
 def _set_memmap_on_memory(p: HotplugParams, value: str | None, kernel: KernelProfile) -> None:
@@ -134,16 +145,16 @@ def _set_memmap_on_memory(p: HotplugParams, value: str | None, kernel: KernelPro
         # set_memmap_mode(): "force"/"FORCE" or kstrtobool; no KERNEL_PARAM_OPS_FL_NOARG,
         # so a bare name is rejected by parse_one() with -EINVAL.
         if value is None:
-            p.log.append("memory_hotplug: `' invalid for parameter `memmap_on_memory'")
+            p.log.append(_invalid(None, "memory_hotplug.memmap_on_memory"))
             return
         if value in ("force", "FORCE"):
             p.memmap_on_memory = "force"
             return
-        b = kstrtobool(value)
+        b = kstrtobool(value, kernel.kstrtobool_tf)
     else:
         # param_ops_bool has KERNEL_PARAM_OPS_FL_NOARG: a bare name means Y.
-        b = True if value is None else kstrtobool(value)
+        b = True if value is None else kstrtobool(value, kernel.kstrtobool_tf)
     if b is None:
-        p.log.append(f"memory_hotplug: `{value}' invalid for parameter `memmap_on_memory'")
+        p.log.append(_invalid(value, "memory_hotplug.memmap_on_memory"))
         return
     p.memmap_on_memory = "Y" if b else "N"

@@ -35,7 +35,7 @@ def cpu_online_show(m: "Machine", cpu: int, path: str = "") -> str:
 def online_store(m: "Machine", cpu: int, buf: str, path: str = "") -> int:
     """online_store() (drivers/base/core.c): kstrtobool, then device_online()/device_offline()."""
     _check(m, cpu, path)
-    val = kstrtobool(buf.rstrip("\n"))
+    val = kstrtobool(buf.rstrip("\n"), m.kernel.kstrtobool_tf)
     if val is None:
         raise KernelError(EINVAL, f"invalid value {buf!r}", function="online_store")
     if val:

@@ -36,6 +36,9 @@ class KernelError(OSError):
         self.message = message            # what the kernel logged or the reason it returned
         self.log = list(log or [])        # dmesg lines the failed operation printed
         self.function = function          # the kernel function that returned the error
+        # the kernel would not have returned by itself (offline_pages() retries until the
+        # writer gets a signal): the model stops where the signal would end it
+        self.until_signal = False
 
     @property
     def errno_name(self) -> str:

@@ -86,6 +86,8 @@ class Machine:
         # workload.node_bringup_allocations): "typical" for teaching, "none" for a replay.
         self.kernel_own_pages_policy = kernel_own_pages
         self.kernel_own_owner: dict[int, int] = {}
+        # SLUB's state of each slab page (workbook.slub), where it is not a fresh CPU slab
+        self.slab_states: dict[int, tuple[str, int]] = {}
         self.arch = get_arch(arch)
         if nodes is None:
             nodes = [NodeSpec(0, [0], 1 * GiB), NodeSpec(1, [1], 0)]
@@ -143,6 +145,10 @@ class Machine:
         boot_end = max((e for _, e in usable), default=0)
         self.max_pfn = boot_end >> a.page_shift
         self.block_size = block_size or self.probe_memory_block_size(boot_end)
+        if self.cmdline:
+            self.printk(f"Kernel command line: {self.cmdline}")
+        for line in self.params.log:              # parse_args() refusals (kernel/params.c, pr_err)
+            self.printk(line, level="err")
         if self.arch.name.startswith("x86_64"):
             self.printk(f"x86/mm: Memory block size: {self.block_size >> 20}MB")
         # zones per node from the node ranges (free_area_init())
@@ -491,7 +497,7 @@ class Machine:
         """build_all_zonelists(): prints the fallback order of every node."""
         if not log:
             return
-        for nid in sorted(self.nodes):
+        for nid in sorted(self.nodes) if self.kernel.fallback_order_log else ():
             order = " ".join(str(n) for n in self.node_order(nid))
             self.printk(f"Fallback order for Node {nid}: {order} ")
         total = sum(max(z.managed_pages - z.high_wmark, 0) for n in self.nodes.values() for z in n.zones)
@@ -529,8 +535,10 @@ class Machine:
         name = self.arch.name
         if name.startswith(("x86_64", "arm64")):
             return True
-        if name.startswith(("ppc64", "s390")):
-            return self.kernel.version >= (6, 6)
+        if name.startswith("ppc64"):
+            return self.kernel.arch_memmap_override     # 6.6: selected with PPC_RADIX_MMU
+        if name.startswith("s390"):
+            return self.kernel.mem_prepare_online       # 6.8: with MEM_PREPARE_ONLINE (s390 series)
         return False
 
     def test_pages_in_a_zone(self, start_pfn: int, end_pfn: int) -> Zone | None:
@@ -622,25 +630,34 @@ class Machine:
         """undo_isolate_page_range() after a failed start_isolate_page_range().
 
         The pageblocks isolated before the failure get their free blocks back at the tail of
-        the MIGRATE_MOVABLE lists: a failed offline reorders the free lists, as in the kernel.
+        a free list: a failed offline reorders the free lists, as in the kernel.  Up to 6.16
+        unset_migratetype_isolate() makes each such pageblock MIGRATE_MOVABLE; from 6.17
+        (KernelProfile.isolate_bit) isolation is a bit beside the migratetype, which stays.
+        Pageblocks are isolated in order up to 5.18, the first and the last one first from
+        5.19 (isolate_single_pageblock(), KernelProfile.isolate_ends_first).
         """
         from .pagemap import MIGRATE_MOVABLE
         pb = self.arch.pageblock_nr_pages
         nblocks = (end_pfn - start_pfn) // pb
         failed = (bad - start_pfn) // pb
-        if failed == 0:
-            return
-        if failed == nblocks - 1:
+        if not self.kernel.isolate_ends_first:
+            undo = list(range(0, failed))
+        elif failed == 0:
+            undo = []
+        elif failed == nblocks - 1:
             undo = [0]
         else:
             undo = list(range(0, failed)) + [nblocks - 1]
         pm = self.pagemap_of(start_pfn)
         for i in undo:
-            lo = start_pfn + i * pb - pm.start_pfn
+            pfn0 = start_pfn + i * pb
+            target = pm.pageblock_mt(pfn0) if self.kernel.isolate_bit else MIGRATE_MOVABLE
+            lo = pfn0 - pm.start_pfn
             heads = np.nonzero((pm.kind[lo:lo + pb] == PageKind.FREE) & (pm.order[lo:lo + pb] >= 0))[0] + lo
             for j in heads.tolist():
                 o, fmt = int(pm.order[j]), int(pm.fl_mt[j])
-                pa.move_to_free_list(self, zone, pm.start_pfn + j, o, fmt, MIGRATE_MOVABLE)
+                pa.move_to_free_list(self, zone, pm.start_pfn + j, o, fmt, target)
+            pm.set_pageblock_mt(pfn0, pb, target)
 
     # ------------------------------------------------------------------------------------------
     # the kernel-shaped interface

@@ -137,12 +137,19 @@ def device_offline(m: "Machine", mem: MemoryBlock) -> int:
 
 @kernel_function("drivers/base/memory.c")
 def memory_subsys_online(m: "Machine", mem: MemoryBlock) -> None:
-    """memory_subsys_online(): the ``online`` file path maps MMOP_OFFLINE to MMOP_ONLINE."""
+    """memory_subsys_online(): the ``online`` file path maps MMOP_OFFLINE to MMOP_ONLINE.
+
+    Whatever the outcome, mem->online_type goes back to MMOP_OFFLINE afterwards, so that a
+    later ``echo 1 > online`` picks the zone itself (5.10-7.2 alike).
+    """
     if mem.state == MEM_ONLINE:
         return
     if mem.online_type == MMOP_OFFLINE:
         mem.online_type = MMOP_ONLINE
-    memory_block_change_state(m, mem, MEM_ONLINE, MEM_OFFLINE)
+    try:
+        memory_block_change_state(m, mem, MEM_ONLINE, MEM_OFFLINE)
+    finally:
+        mem.online_type = MMOP_OFFLINE
 
 
 @kernel_function("drivers/base/memory.c")
@@ -178,8 +185,9 @@ def state_store(m: "Machine", mem: MemoryBlock, buf: str) -> int:
     if online_type < 0:
         raise KernelError(EINVAL, f"invalid state {buf!r}", function="state_store")
     if online_type in (MMOP_ONLINE_KERNEL, MMOP_ONLINE_MOVABLE, MMOP_ONLINE):
-        # mem->online_type is protected by device_hotplug_lock; like the kernel, the model
-        # keeps the requested type even when onlining fails (it is not visible in sysfs).
+        # set before device_online(): memory_subsys_online() resets it after an attempt, but
+        # an already online block never gets there (device_online() returns 1), so the type
+        # written stays in mem->online_type, where a later ``echo 1 > online`` finds it
         mem.online_type = online_type
         ret = device_online(m, mem)
     else:
@@ -194,7 +202,7 @@ def state_store(m: "Machine", mem: MemoryBlock, buf: str) -> int:
 def online_store(m: "Machine", mem: MemoryBlock, buf: str) -> int:
     """online_store(): kstrtobool; writing the current state succeeds (only ret < 0 is an error)."""
     from .cmdline import kstrtobool
-    val = kstrtobool(buf.strip())
+    val = kstrtobool(buf.strip(), m.kernel.kstrtobool_tf)
     if val is None:
         raise KernelError(EINVAL, f"invalid value {buf!r}", function="online_store")
     if val:
@@ -217,6 +225,9 @@ def memory_block_online(m: "Machine", mem: MemoryBlock) -> None:
         raise KernelError(EHWPOISON, f"{mem.name} has hwpoisoned pages", function="memory_block_online")
     zone = zone_for_pfn_range(m, mem.online_type, mem.nid, mem.group, mem.start_pfn, mem.nr_pages)
     V = mem.vmemmap_pages
+    if V and m.kernel.mem_prepare_online:
+        # 6.8-6.18: s390 makes the range accessible first (MHP_OFFLINE_INACCESSIBLE)
+        m.memory_notify("MEM_PREPARE_ONLINE", mem, mem.start_pfn, mem.nr_pages)
     if V:
         mhp_init_memmap_on_memory(m, mem, zone)
     try:
@@ -250,4 +261,6 @@ def memory_block_offline(m: "Machine", mem: MemoryBlock) -> None:
         raise
     if V:
         mhp_deinit_memmap_on_memory(m, mem, zone)
+        if m.kernel.mem_prepare_online:
+            m.memory_notify("MEM_FINISH_OFFLINE", mem, mem.start_pfn, mem.nr_pages)
     mem.zone = None

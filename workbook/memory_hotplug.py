@@ -26,7 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "MHP_NONE", "MHP_MERGE_RESOURCE", "MHP_MEMMAP_ON_MEMORY", "MHP_NID_IS_MGID",
     "memory_block_memmap_size", "memory_block_memmap_on_memory_pages", "mhp_supports_memmap_on_memory",
-    "memmap_on_memory_refusal", "check_hotplug_memory_range", "add_memory_resource",
+    "memmap_on_memory_refusal", "check_hotplug_memory_range", "add_memory_resource", "add_memory",
+    "register_memory_resource",
     "zone_for_pfn_range", "default_kernel_zone_for_pfn", "default_zone_for_pfn",
     "move_pfn_range_to_zone", "remove_pfn_range_from_zone", "adjust_present_page_count",
     "mhp_init_memmap_on_memory", "mhp_deinit_memmap_on_memory", "online_pages", "offline_pages",
@@ -144,14 +145,43 @@ def check_hotplug_memory_range(m: "Machine", start: int, size: int) -> None:
 
 @kernel_function("mm/memory_hotplug.c")
 def mhp_range_allowed(m: "Machine", start: int, size: int) -> None:
-    """mhp_range_allowed(): the range must be inside the linear map (below 1 << MAX_PHYSMEM_BITS)."""
+    """mhp_range_allowed() (5.11+): the range must lie in the pluggable range, below 2^MAX_PHYSMEM_BITS.
+
+    The message prints the request with an exclusive end and the allowed range with an
+    inclusive one.  On x86-64 the limit is KASLR's direct-map end, which is 2^46 (4-level
+    paging) only with CONFIG_ZONE_DEVICE=y, as Debian builds it.
+    """
     end = start + size
     max_addr = m.arch.max_phys_addr
-    if end > max_addr:
+    if not (start < end and end - 1 <= max_addr - 1):
         msg = (f"Hotplug memory [{start:#x}-{end:#x}] exceeds maximum addressable range "
-               f"[{0:#x}-{max_addr:#x}]")
+               f"[{0:#x}-{max_addr - 1:#x}]")
         m.printk(msg, level="warn")
         raise KernelError(E2BIG, msg, [msg], "mhp_range_allowed")
+
+
+@kernel_function("mm/memory_hotplug.c")
+def register_memory_resource(m: "Machine", start: int, size: int, resource_name: str = "System RAM") -> None:
+    """register_memory_resource(): E2BIG outside the pluggable range, EEXIST if the range is taken; then /proc/iomem."""
+    if m.kernel.mhp_range_check:
+        mhp_range_allowed(m, start, size)
+    if m.resource_conflicts(start, size):
+        msg = f"Unable to reserve System RAM region: {start:016x}->{start + size:016x}"
+        m.pr_debug("mm/memory_hotplug.c", msg)
+        raise KernelError(EEXIST, msg, [msg], "register_memory_resource")
+    m.add_resource(start, size, resource_name)
+
+
+@kernel_function("mm/memory_hotplug.c", "__add_memory")
+def add_memory(m: "Machine", nid: int, start: int, size: int, mhp_flags: int,
+               group: MemoryGroup | None = None, resource_name: str = "System RAM") -> list[MemoryBlock]:
+    """__add_memory(): register the resource (E2BIG and EEXIST come first), then add_memory_resource()."""
+    register_memory_resource(m, start, size, resource_name)
+    try:
+        return add_memory_resource(m, nid, start, size, mhp_flags, group)
+    except KernelError:
+        m.remove_resource(start, size)          # release_memory_resource()
+        raise
 
 
 @kernel_function("mm/memory_hotplug.c")
@@ -159,16 +189,12 @@ def add_memory_resource(m: "Machine", nid: int, start: int, size: int, mhp_flags
                         group: MemoryGroup | None = None) -> list[MemoryBlock]:
     """add_memory_resource(): sections, memmap (maybe on the memory itself) and memory block devices.
 
-    On any failure everything done so far is undone and the error is raised.
+    The resource is already registered (:func:`add_memory`).  On any failure everything done
+    here is undone and the error is raised.
     """
     check_hotplug_memory_range(m, start, size)
-    mhp_range_allowed(m, start, size)
     if nid not in m.nodes:
-        raise KernelError(EINVAL, f"node {nid} is not possible", function="add_memory_resource")
-    if m.resource_conflicts(start, size):
-        msg = f"System RAM resource [mem {start:#010x}-{start + size - 1:#010x}] cannot be added"
-        m.printk(msg, level="err")
-        raise KernelError(EEXIST, msg, [msg], "register_memory_resource")
+        raise KernelError(EINVAL, f"node {nid} was absent from the node_possible_map", function="add_memory_resource")
     k = m.kernel
     use_altmap = False
     if mhp_flags & MHP_MEMMAP_ON_MEMORY:
@@ -210,7 +236,6 @@ def add_memory_resource(m: "Machine", nid: int, start: int, size: int, mhp_flags
         m.remove_sections(start, size)
         m.restore_counters(snapshot)
         raise
-    m.add_resource(start, size, "System RAM")
     m.raise_max_pfn(m.arch.pfn(start + size))
     if m.params.default_online_type != MMOP_OFFLINE:
         for b in blocks:
@@ -440,6 +465,8 @@ def online_pages(m: "Machine", mem: MemoryBlock, pfn: int, nr_pages: int, zone: 
         raise KernelError(EINVAL, "WARN_ON_ONCE: misaligned range", function="online_pages")
     node = m.nodes[zone.nid]
     had_normal, had_memory = node.has_normal_memory(), node.has_memory()
+    if m.kernel.node_notify and not had_memory:
+        m.trace.record("node_notify", "drivers/base/node.c", "NODE_ADDING_FIRST_MEMORY")
     move_pfn_range_to_zone(m, zone, pfn, nr_pages, MIGRATE_ISOLATE)
     m.memory_notify("MEM_GOING_ONLINE", mem, pfn, nr_pages)
     zone.nr_isolate_pageblock += nr_pages // a.pageblock_nr_pages
@@ -463,6 +490,8 @@ def online_pages(m: "Machine", mem: MemoryBlock, pfn: int, nr_pages: int, zone: 
     if not node.kthreads_started:
         node.kthreads_started = True        # kswapd_run(), kcompactd_run()
     m.memory_notify("MEM_ONLINE", mem, pfn, nr_pages)
+    if m.kernel.node_notify and not had_memory:
+        m.trace.record("node_notify", "drivers/base/node.c", "NODE_ADDED_FIRST_MEMORY")
     if node.has_normal_memory() and not had_normal:
         m.node_gets_kernel_memory(node)
 
@@ -484,14 +513,37 @@ def _first_unmovable(m: "Machine", mem: MemoryBlock, zone: Zone, start_pfn: int,
         bad = np.isin(kinds, PageKind.UNMOVABLE)
     if not bad.any():
         return None
+    if m.kernel.slab_mapping_aliases_movable:
+        # 6.2-6.16: a slab whose struct slab makes page->mapping look like PAGE_MAPPING_MOVABLE
+        # passes has_unmovable_pages() (workbook.slub)
+        from .slub import slab_heads, slab_looks_movable
+        for head in slab_heads(m, start_pfn, end_pfn):
+            if slab_looks_movable(m, head):
+                i = head - start_pfn
+                n = 1 << max(int(pm.order[head - pm.start_pfn]), 0)
+                bad[i:i + n] = False
+        if not bad.any():
+            return None
     nblocks = (end_pfn - start_pfn + pb - 1) // pb
-    order = [0, nblocks - 1] + list(range(1, nblocks - 1)) if nblocks > 1 else [0]
+    if m.kernel.isolate_ends_first and nblocks > 1:
+        order = [0, nblocks - 1] + list(range(1, nblocks - 1))
+    else:
+        order = list(range(nblocks))
     per_block = bad[: nblocks * pb].reshape(nblocks, pb) if len(bad) == nblocks * pb else None
     for i in order:
         seg = per_block[i] if per_block is not None else bad[i * pb:(i + 1) * pb]
         if seg.any():
             return start_pfn + i * pb + int(np.argmax(seg))
     return None
+
+
+def _pages_in_use(m: "Machine", mem: MemoryBlock, start_pfn: int, end_pfn: int) -> bool:
+    """test_pages_isolated() fails: a page of the range is neither free nor the block's own memmap."""
+    pm = mem.pagemap
+    if pm is None:
+        return False
+    kinds = pm.kind[start_pfn - pm.start_pfn:end_pfn - pm.start_pfn]
+    return bool((~np.isin(kinds, (PageKind.FREE, PageKind.PCP, PageKind.SELFHOSTED))).any())
 
 
 @kernel_function("mm/memory_hotplug.c")
@@ -571,26 +623,46 @@ def offline_pages(m: "Machine", mem: MemoryBlock, start_pfn: int, nr_pages: int,
             m.undo_failed_isolation(mem, zone, start_pfn, end_pfn, bad)
             reason, err = "failure to isolate range", EBUSY
     if reason is None:
+        from .workload import isolate_block_free_pages, unisolate_block_free_pages
         m.memory_notify("MEM_GOING_OFFLINE", mem, start_pfn, nr_pages)
+        node = m.nodes[zone.nid]
+        if not m.kernel.node_notify or node.node_present_pages <= nr_pages:
+            # SLUB's callback: every MEM_GOING_OFFLINE up to 6.16, NODE_REMOVING_LAST_MEMORY after
+            from .slub import slab_memory_going_offline
+            slab_memory_going_offline(m)
         units = scan_movable_pages(m, mem, start_pfn, end_pfn)
+        isolated = bool(units)
         if units:
-            from .workload import isolate_block_free_pages, unisolate_block_free_pages
             isolate_block_free_pages(m, zone, mem)
             if not do_migrate_range(m, mem, units):
-                unisolate_block_free_pages(m, zone, mem)
                 reason, err = "signal backoff", EINTR
+        if reason is None and _pages_in_use(m, mem, start_pfn, end_pfn):
+            # test_pages_isolated() fails while nothing is left to migrate (a slab page that
+            # passed isolation): offline_pages() retries until the writer gets a signal
+            if not isolated:
+                isolate_block_free_pages(m, zone, mem)
+                isolated = True
+            reason, err = "signal backoff", EINTR
+        if reason is not None and isolated:
+            unisolate_block_free_pages(m, zone, mem)
     if reason is not None:
         msg = (f"memory offlining [mem {start_pfn << a.page_shift:#010x}-"
                f"{(end_pfn << a.page_shift) - 1:#010x}] failed due to {reason}")
         m.pr_debug("mm/memory_hotplug.c", msg)
-        raise KernelError(err, msg, [msg], "offline_pages")
+        e = KernelError(err, msg, [msg], "offline_pages")
+        # EINTR: the kernel does not return by itself; the model stops where a signal would
+        e.until_signal = err == EINTR
+        raise e
     # __offline_isolated_pages(): sections offline, free pages out of the buddy
     m.trace.record("__offline_isolated_pages", "mm/memory_hotplug.c")
     counted = pa.remove_free_range(m, zone, mem)
     zone.free_pages -= counted
     m.set_sections_online(start_pfn - start_pfn % a.pages_per_section,
                           end_pfn - (start_pfn - start_pfn % a.pages_per_section), False)
-    m.pr_debug("mm/memory_hotplug.c", f"Offlined Pages {nr_pages}")
+    if m.kernel.offlined_pages_info:
+        m.printk(f"Offlined Pages {nr_pages}")            # pr_info up to 5.11
+    else:
+        m.pr_debug("mm/memory_hotplug.c", f"Offlined Pages {nr_pages}")
     zone.managed_pages -= nr_pages
     m.totalram_pages -= nr_pages
     node = m.nodes[zone.nid]
@@ -604,6 +676,8 @@ def offline_pages(m: "Machine", mem: MemoryBlock, start_pfn: int, nr_pages: int,
     if had_memory and not node.has_memory():
         node.kthreads_started = False      # kcompactd_stop(), kswapd_stop()
     m.memory_notify("MEM_OFFLINE", mem, start_pfn, nr_pages)
+    if m.kernel.node_notify and had_memory and not node.has_memory():
+        m.trace.record("node_notify", "drivers/base/node.c", "NODE_REMOVED_LAST_MEMORY")
     remove_pfn_range_from_zone(m, zone, start_pfn, nr_pages)
     mem.pagemap = None
     mem.online_chunks = ([], 0, 0, [])

@@ -120,6 +120,9 @@ class ModelStep:
         m = self.m
         if name in ("zoneinfo", "meminfo", "vmstat", "buddyinfo", "pagetypeinfo", "iomem"):
             out: str | None = str(m.read(f"/proc/{name}"))
+        elif name == "memory_hotplug_params":
+            from .sysfs import memory_hotplug_params_text
+            out = memory_hotplug_params_text(m)
         elif (mm := re.fullmatch(r"node(\d+)\.meminfo", name)) and int(mm.group(1)) in m.nodes:
             out = str(m.read(f"/sys/devices/system/node/node{mm.group(1)}/meminfo"))
         elif name in LSMEM_FILES and self.lsmem:
@@ -186,6 +189,13 @@ def zone_pcp_counts(text: str) -> dict[tuple[int, str], int]:
     return out
 
 
+def _params(text: str) -> dict[str, str] | str:
+    """``name=value`` lines of memory_hotplug_params as a dict; ``"absent"`` when the kernel has none."""
+    if text.lstrip().startswith("#") and "absent" in text:
+        return "absent"
+    return dict(ln.split("=", 1) for ln in text.splitlines() if "=" in ln)
+
+
 def meminfo_total(text: str | None) -> int | Missing:
     """MemTotal in kB from a (node) meminfo text."""
     if text is None:
@@ -214,6 +224,7 @@ class StepContext:
     no_free: dict[tuple[int, str], str] = field(default_factory=dict)   # (node, zone) -> why free is left out
     no_buddy: dict[int, str] = field(default_factory=dict)              # block -> why BUDDY is left out
     lsmem: bool = True                          # compare the lsmem tables
+    params_file: bool = False                   # the reference step has memory_hotplug_params
 
 
 def observe(files: StepFiles, ctx: StepContext) -> list[Obs]:
@@ -237,6 +248,10 @@ def observe(files: StepFiles, ctx: StepContext) -> list[Obs]:
         add(attr, attr, miss or cfiles.get(f"{_SYS}/memory/{attr}", Missing(attr)))
     for attr in NODE_MASKS:
         add(f"node/{attr}", "node mask", miss or cfiles.get(f"{_SYS}/node/{attr}", Missing(f"node/{attr}")))
+    if ctx.params_file:
+        t = files.text("memory_hotplug_params")
+        add("memory_hotplug parameters", "module params",
+            Missing("memory_hotplug_params") if t is None else _params(t))
 
     zi = files.text("zoneinfo")
     zones = parse_zoneinfo(zi) if zi is not None else {}

@@ -615,7 +615,10 @@ def zone_set_pageset_high_and_batch(m: "Machine", zone: Zone) -> None:
         zone.pcp.clear()
         return
     batch = max(1, zone_batchsize(m, zone))
-    if m.kernel.pcp_auto_tune:
+    if not m.kernel.pcp_high_from_low_wmark:
+        # <= 5.13 pageset_set_batch(): high = 6 * batch (percpu_pagelist_fraction unset)
+        high_min = high_max = 6 * batch
+    elif m.kernel.pcp_auto_tune:
         high_min = zone_highsize(m, zone, batch, 0)
         high_max = zone_highsize(m, zone, batch, MIN_PERCPU_PAGELIST_HIGH_FRACTION)
     else:

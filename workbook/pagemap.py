@@ -76,8 +76,12 @@ def _bits(*bits: int) -> int:
     return v
 
 
-def kind_table(selfhosted_reserved: bool, selfhosted_flag: bool) -> np.ndarray:
-    """The kpageflags word of each PageKind for one kernel (fs/proc/page.c stable_page_flags())."""
+def kind_table(selfhosted_reserved: bool, selfhosted_flag: bool, anon_exclusive: bool = False) -> np.ndarray:
+    """The kpageflags word of each PageKind for one kernel (fs/proc/page.c stable_page_flags()).
+
+    ``anon_exclusive``: 5.19+ keeps PG_anon_exclusive in PG_mappedtodisk's bit (34) of an
+    anonymous page that one process maps alone (the model's workloads are never shared).
+    """
     k = PageKind
     t = np.zeros(16, dtype=np.uint64)
     sh = 0
@@ -91,6 +95,9 @@ def kind_table(selfhosted_reserved: bool, selfhosted_flag: bool) -> np.ndarray:
     t[k.THP_HEAD] = _bits(KPF.UPTODATE, KPF.LRU, KPF.MMAP, KPF.ANON, KPF.SWAPBACKED,
                           KPF.COMPOUND_HEAD, KPF.THP)
     t[k.THP_TAIL] = _bits(KPF.MMAP, KPF.ANON, KPF.COMPOUND_TAIL, KPF.THP)
+    if anon_exclusive:
+        t[k.ANON] |= _bits(KPF.MAPPEDTODISK)
+        t[k.THP_HEAD] |= _bits(KPF.MAPPEDTODISK)
     t[k.SLAB] = _bits(KPF.SLAB)
     t[k.SLAB_HEAD] = _bits(KPF.SLAB, KPF.COMPOUND_HEAD)
     t[k.SLAB_TAIL] = _bits(KPF.SLAB, KPF.COMPOUND_TAIL)

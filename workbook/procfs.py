@@ -67,11 +67,11 @@ _EVENTS_6_12 = (" ".join(_EVENTS_6_1)
 
 
 def _node_stats(m: "Machine") -> list[str]:
-    return NODE_STATS_6_12 if m.kernel.version >= (6, 12) else NODE_STATS_6_1
+    return NODE_STATS_6_12 if m.kernel.vmstat_names_6_12 else NODE_STATS_6_1
 
 
 def _zone_stats(m: "Machine") -> list[str]:
-    return ZONE_STATS_6_12 if m.kernel.version >= (6, 12) else ZONE_STATS_6_1
+    return ZONE_STATS_6_12 if m.kernel.vmstat_names_6_12 else ZONE_STATS_6_1
 
 
 def _node_stat_value(m: "Machine", nid: int, name: str) -> int:
@@ -112,17 +112,19 @@ def zoneinfo(m: "Machine") -> str:
                 s += "\n  per-node stats"
                 for name in _node_stats(m):
                     s += f"\n      {name:<12} {_node_stat_value(m, nid, name)}"
-            s += (f"\n  pages free     {_zone_free(z)}"
-                  f"\n        boost    0"
-                  f"\n        min      {z.watermark[0]}"
+            s += f"\n  pages free     {_zone_free(z)}"
+            if m.kernel.zoneinfo_boost_cma:
+                s += "\n        boost    0"
+            s += (f"\n        min      {z.watermark[0]}"
                   f"\n        low      {z.watermark[1]}"
                   f"\n        high     {z.watermark[2]}")
             if m.kernel.zoneinfo_promo:
                 s += f"\n        promo    {z.watermark[3]}"
             s += (f"\n        spanned  {z.spanned_pages}"
                   f"\n        present  {z.present_pages}"
-                  f"\n        managed  {z.managed_pages}"
-                  f"\n        cma      0")
+                  f"\n        managed  {z.managed_pages}")
+            if m.kernel.zoneinfo_boost_cma:
+                s += "\n        cma      0"
             s += "\n        protection: (" + ", ".join(str(v) for v in z.lowmem_reserve) + ")"
             if not z.populated():
                 out.append(s + "\n")
@@ -298,7 +300,7 @@ def vmstat(m: "Machine") -> str:
     if m.kernel.vmstat_memmap_pages:
         lines.append(f"nr_memmap_pages {m.nr_memmap_pages}")
         lines.append(f"nr_memmap_boot_pages {m.nr_memmap_boot_pages}")
-    for name in (_EVENTS_6_12 if m.kernel.version >= (6, 12) else _EVENTS_6_1):
+    for name in (_EVENTS_6_12 if m.kernel.vmstat_names_6_12 else _EVENTS_6_1):
         lines.append(f"{name} 0")
     return "\n".join(lines) + "\n"
 
@@ -332,14 +334,16 @@ def kpageflags(m: "Machine", start_pfn: int, count: int) -> np.ndarray:
     if not count:
         return np.zeros(0, dtype=np.uint64)
     from .walkers import page_kinds
-    table = kind_table(m.kernel.selfhosted_reserved, m.kernel.vmemmap_self_hosted_flag)
+    table = kind_table(m.kernel.selfhosted_reserved, m.kernel.vmemmap_self_hosted_flag, m.kernel.anon_exclusive_kpf)
     kinds, online, boot = page_kinds(m, start_pfn, count)
     words = table[kinds]
     # masks only where needed: a range of online hot-added blocks has neither case
     if boot.any():
         words[boot] = 0
     if not online.all():
-        words[~online] = np.uint64(1 << KPF.NOPAGE)
+        # stable_page_flags(NULL) reads NOPAGE; from 6.16 kpage_read() writes 0 when
+        # pfn_to_online_page() finds no page (KernelProfile.kpf_offline_reads_zero)
+        words[~online] = np.uint64(0 if m.kernel.kpf_offline_reads_zero else 1 << KPF.NOPAGE)
     return words
 
 

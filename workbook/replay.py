@@ -211,6 +211,7 @@ class ActionOutcome:
     line: str
     fields: list[tuple[str, str, object, object]] = field(default_factory=list)   # name, kind, model, capture
     error: str | None = None                     # the action could not be performed
+    inputs: list[str] = field(default_factory=list)   # what the action took from the capture
 
 
 class ScenarioRunner:
@@ -241,20 +242,22 @@ class ScenarioRunner:
             return ActionOutcome(f"(qemu) device_del {a['id']}  -> {r.result}",
                                  [(f"dimm_del {a['id']} result", "dimm_del", r.result, want)])
         if op == "write":
+            inputs = _slab_state_input(m, a)
             try:
                 m.write(a["path"], a["value"])
                 got: object = 0
                 res = "ok"
             except KernelError as e:
-                got, res = e.errno, e.errno_name
+                # a write the kernel would not have returned from by itself, stopped by a signal
+                got, res = ("timed out", "blocked until a signal") if e.until_signal else (e.errno, e.errno_name)
             if a.get("timed_out"):
                 want: object = "timed out"
-                got = "timed out" if got == 4 else got          # EINTR: the writer was signalled
             else:
                 want = int(a["errno"]) if a.get("errno") is not None else Missing("errno")
             parts = a["path"].rstrip("/").split("/")
             return ActionOutcome(f"echo {a['value']} > {a['path']}  -> {res}",
-                                 [(f"write {a['value']} > {'/'.join(parts[-2:])} errno", "errno", got, want)])
+                                 [(f"write {a['value']} > {'/'.join(parts[-2:])} errno", "errno", got, want)],
+                                 inputs=inputs)
         if op == "wait":
             got_w = _eval_wait(m, a["until"])
             if got_w is None:
@@ -284,6 +287,37 @@ class ScenarioRunner:
             m.tick(float(a.get("seconds", 0) or 0))
             return ActionOutcome(op if op != "sleep" else f"sleep {a.get('seconds')}")
         return ActionOutcome(str(op), error=f"action the model cannot perform: {json.dumps(a)[:200]}")
+
+
+def _slab_state_input(m: Machine, a: dict) -> list[str]:
+    """Before an ``offline`` write on a 6.2-6.16 kernel: SLUB's state of the block's slab pages, from the capture.
+
+    Whether a slab page passes isolation depends on where SLUB keeps it at that moment
+    (workbook.slub), which is timing, not mechanism: the capture's outcome says it.  A write
+    that did not return says every slab of the block looked movable; EBUSY says one did not.
+    """
+    from .slub import set_slab_state, slab_heads, slab_looks_movable
+    mm = re.fullmatch(r"/sys/devices/system/memory/memory(\d+)/(state|online)", a.get("path", ""))
+    if not m.kernel.slab_mapping_aliases_movable or mm is None:
+        return []
+    if (mm.group(2), str(a.get("value", "")).strip()) not in (("state", "offline"), ("online", "0")):
+        return []
+    b = m.blocks.get(int(mm.group(1)))
+    if b is None or b.pagemap is None or (not a.get("timed_out") and a.get("errno") != 16):
+        return []
+    heads = slab_heads(m, b.start_pfn, b.end_pfn)
+    looks = [slab_looks_movable(m, h) for h in heads]
+    if not heads or (a.get("timed_out") and all(looks)) or (not a.get("timed_out") and not all(looks)):
+        return []
+    if a.get("timed_out"):
+        for h in heads:
+            set_slab_state(m, h, "off")
+        how = "looked movable (taken off a node partial list: page->mapping = LIST_POISON2)"
+    else:
+        set_slab_state(m, heads[looks.index(True)], "node")
+        how = "did not all look movable (one on a node partial list)"
+    return [f"the slab page(s) of {b.name} at {', '.join(f'{h:#x}' for h in heads)} {how}, as the write's "
+            f"outcome shows: SLUB's timing"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -344,6 +378,7 @@ class _Context:
                 elif zname and (nid, zname[0]) in no_free:
                     no_buddy[bid] = no_free[(nid, zname[0])]
         return StepContext(step=step["name"], hot_nodes=self.hot,
+                           params_file=ref.text("memory_hotplug_params") is not None,
                            kpf_range=(int(kr[0]), int(kr[1])) if kr else None, block_pfns=self.block_pfns,
                            blocks=blocks, zones=zmap, no_free=no_free, no_buddy=no_buddy)
 
@@ -532,6 +567,7 @@ def iter_replay(capture_dir: str | os.PathLike, lsmem: str | None = "auto", comp
         for a in step.get("actions", []):
             out = run.do(a)
             lines.append(out.line)
+            res.inputs += [f"{name}: {i}" for i in out.inputs]
             for fname, kind, mv, cv in out.fields:
                 res.fields.append(Field(name, fname, mv, cv, kind))
             if out.error:

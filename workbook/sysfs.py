@@ -58,11 +58,26 @@ def _block_attr(m: "Machine", n: int, attr: str) -> str:
 
 
 def _params(m: "Machine") -> dict[str, str]:
-    p = m.params
-    return {"auto_movable_numa_aware": ("Y" if p.auto_movable_numa_aware else "N") + "\n",
-            "auto_movable_ratio": f"{p.auto_movable_ratio}\n",
-            "memmap_on_memory": f"{p.memmap_on_memory}\n",
-            "online_policy": f"{p.online_policy}\n"}
+    """/sys/module/memory_hotplug/parameters: none before 5.13 (no module_param at all), memmap_on_memory
+    from 5.13, the memory-group parameters from 5.15."""
+    p, k = m.params, m.kernel
+    out = {}
+    if k.memory_groups:
+        out.update({"auto_movable_numa_aware": ("Y" if p.auto_movable_numa_aware else "N") + "\n",
+                    "auto_movable_ratio": f"{p.auto_movable_ratio}\n",
+                    "online_policy": f"{p.online_policy}\n"})
+    if k.memmap_on_memory:
+        out["memmap_on_memory"] = f"{p.memmap_on_memory}\n"
+    return dict(sorted(out.items()))
+
+
+def memory_hotplug_params_text(m: "Machine") -> str:
+    """The capture harness's ``memory_hotplug_params``: ``name=value`` per parameter, or why there are none."""
+    params = _params(m)
+    if not params:
+        return ("# /sys/module/memory_hotplug/parameters: absent\n"
+                "# ls: /sys/module/memory_hotplug: No such file or directory\n")
+    return "".join(f"{k}={v}" for k, v in params.items())
 
 
 def _numastat(m: "Machine", nid: int) -> str:
@@ -164,7 +179,7 @@ def write(m: "Machine", path: str, value: str) -> int:
                 raise KernelError(EINVAL, f"invalid auto_movable_ratio {v!r}", function="param_set_uint")
             m.params.auto_movable_ratio = int(v)
         elif name == "auto_movable_numa_aware":
-            b = kstrtobool(v)
+            b = kstrtobool(v, m.kernel.kstrtobool_tf)
             if b is None:
                 raise KernelError(EINVAL, f"invalid bool {v!r}", function="param_set_bool")
             m.params.auto_movable_numa_aware = b
@@ -193,7 +208,7 @@ def listdir(m: "Machine", path: str) -> list[str]:
         nid = int(mm.group(1))
         return ["cpulist", "distance", "meminfo", "numastat", "vmstat"] + \
             [f"memory{b.id}" for b in sorted(m.blocks.values(), key=lambda x: x.id) if b.nid == nid]
-    if path == PARAMS:
+    if path == PARAMS and _params(m):
         return sorted(_params(m))
     raise KernelError(ENOENT, f"{path}: No such file or directory")
 

@@ -112,6 +112,7 @@ def free_unit(m: "Machine", zone: Zone, pfn: int, order: int, cpu: int, kind: in
     pm = m.pagemap_of(pfn)
     if kind is None:
         kind = int(pm.kind[pfn - pm.start_pfn])
+    m.slab_states.pop(pfn, None)
     _account(m, zone, kind, order, -1)
     pa.free_pages(m, zone, pfn, order, cpu)
 
@@ -332,9 +333,16 @@ def isolate_block_free_pages(m: "Machine", zone: Zone, mem) -> int:
 
 
 def unisolate_block_free_pages(m: "Machine", zone: Zone, mem) -> None:
-    """undo_isolate_page_range(): every free page of the block returns, merged, to the MOVABLE tails."""
+    """undo_isolate_page_range(): every free page of the block returns, merged, to a free list's tail.
+
+    Up to 6.16 the isolated pageblocks become MIGRATE_MOVABLE; from 6.17 (isolate_bit) each
+    keeps its migratetype and its free pages go back to that list.
+    """
     from .pagemap import MIGRATE_MOVABLE
     pm = m.pagemap_of(mem.start_pfn)
+    if not m.kernel.isolate_bit:
+        first = mem.start_pfn + mem.vmemmap_pages
+        pm.set_pageblock_mt(first, mem.end_pfn - first, MIGRATE_MOVABLE)
     free = pm.kind == PageKind.FREE
     idx = np.nonzero(free)[0]
     i = 0
@@ -349,7 +357,8 @@ def unisolate_block_free_pages(m: "Machine", zone: Zone, mem) -> None:
             if pfn % size or start + size > pm.nr_pages or not free[start:start + size].all():
                 break
             order += 1
-        pa.add_to_free_list(m, zone, pm.start_pfn + start, order, MIGRATE_MOVABLE, tail=True, pm=pm)
+        pa.add_to_free_list(m, zone, pm.start_pfn + start, order, pm.pageblock_mt(pm.start_pfn + start), tail=True,
+                            pm=pm)
         zone.free_pages += 1 << order
         i = int(np.searchsorted(idx, start + (1 << order)))
 
