@@ -8,25 +8,46 @@ from workbook.problems import generate
 from workbook.problems.tradeoffs import gigantic_machine, gigantic_pages, gigantic_windows
 
 
+K = "online_kernel"
+
+
 def test_128_mib_blocks_leave_no_gigantic_page_and_2_gib_blocks_leave_the_upper_half() -> None:
-    assert gigantic_pages("6.12", 128 * MiB, 4 * GiB) == 0
-    m = gigantic_machine("6.12", 2 * GiB, 4 * GiB)
+    assert gigantic_pages("6.12", 128 * MiB, 4 * GiB, "1", K) == 0
+    m = gigantic_machine("6.12", 2 * GiB, 4 * GiB, "1", K)
     assert gigantic_windows(m, 4 * GiB, 4 * GiB) == [False, True, False, True]
 
 
 def test_without_a_self_hosted_memmap_every_gib_is_possible() -> None:
-    assert gigantic_pages("6.12", 128 * MiB, 4 * GiB, "0") == 4
-    assert gigantic_pages("6.1", 128 * MiB, 4 * GiB) == 4          # 6.1: one block per add, else no altmap
-    assert gigantic_pages("6.1", 1 * GiB, 1 * GiB) == 0            # a single 1 GiB block self-hosts on 6.1
+    assert gigantic_pages("6.12", 128 * MiB, 4 * GiB, "0", K) == 4
+    assert gigantic_pages("6.1", 128 * MiB, 4 * GiB, "1", K) == 4     # 6.1: one block per add, else no altmap
+    assert gigantic_pages("6.1", 1 * GiB, 1 * GiB, "1", K) == 0       # a single 1 GiB block self-hosts on 6.1
 
 
-def expected_gigantic_pages(kernel: str, block_mib: int, dimm_gib: int, memmap_on_memory: str) -> int:
+@pytest.mark.parametrize("kernel, mom", [("6.1", "0"), ("6.12", "0"), ("6.12", "1"), ("7.2", "0")])
+def test_zone_movable_never_gives_a_gigantic_page(kernel, mom) -> None:
+    # hugepage_movable_supported() is false for gigantic pages: GFP_HIGHUSER stops below ZONE_MOVABLE
+    assert gigantic_pages(kernel, 2 * GiB, 4 * GiB, mom, "online_movable") == 0
+
+
+def test_movable_gigantic_pages_sysctl_from_6_19() -> None:
+    m = gigantic_machine("7.2", 2 * GiB, 4 * GiB, "0", "online_movable")
+    m.write("/proc/sys/vm/movable_gigantic_pages", "1")
+    assert gigantic_windows(m, 4 * GiB, 4 * GiB) == [True] * 4
+    m12 = gigantic_machine("6.12", 2 * GiB, 4 * GiB, "0", "online_movable")
+    with pytest.raises(Exception):
+        m12.write("/proc/sys/vm/movable_gigantic_pages", "1")
+
+
+def expected_gigantic_pages(kernel: str, block_mib: int, dimm_gib: int, memmap_on_memory: str, online: str) -> int:
     """Aligned 1 GiB ranges of the DIMM (at 4 GiB) that hold no block head with a self-hosted memmap.
 
-    The memmap sits at the head of every block when memmap_on_memory=1 and the kernel takes
-    the add (6.1: only a one-block DIMM; 6.12: any). A block of 1 GiB or more puts one head in
-    every block_size-th GiB; a smaller block puts a head in every GiB.
+    ZONE_MOVABLE never gives a gigantic page. In a kernel zone, the memmap sits at the head of
+    every block when memmap_on_memory=1 and the kernel takes the add (6.1: only a one-block
+    DIMM; 6.12: any). A block of 1 GiB or more puts one head in every block_size-th GiB; a
+    smaller block puts a head in every GiB.
     """
+    if online == "online_movable":
+        return 0
     self_hosted = memmap_on_memory == "1" and (kernel == "6.12" or block_mib == dimm_gib * 1024)
     if not self_hosted:
         return dimm_gib
@@ -43,8 +64,10 @@ def test_gigantic_pages_problem(seed: int) -> None:
     for wrong in p.mistakes:
         assert not p.check(wrong).ok
     assert p.params["hot-add"].startswith("one DIMM at 0x100000000 ")
+    online = p.params["machine"].split("memhp_default_state=")[1]
     assert p.answer == expected_gigantic_pages(p.params["kernel"], p.params["memory block size (MiB)"],
-                                               p.params["DIMM size (GiB)"], p.params["memory_hotplug.memmap_on_memory"])
+                                               p.params["DIMM size (GiB)"], p.params["memory_hotplug.memmap_on_memory"],
+                                               online)
 
 
 def test_gigantic_pages_problems_cover_every_case() -> None:

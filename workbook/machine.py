@@ -88,6 +88,7 @@ class Machine:
         self.kernel_own_owner: dict[int, int] = {}
         # SLUB's state of each slab page (workbook.slub), where it is not a fresh CPU slab
         self.slab_states: dict[int, tuple[str, int]] = {}
+        self.sysctl: dict[str, int] = {}           # /proc/sys values a learner has written
         self.arch = get_arch(arch)
         if nodes is None:
             nodes = [NodeSpec(0, [0], 1 * GiB), NodeSpec(1, [1], 0)]

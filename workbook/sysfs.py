@@ -23,6 +23,7 @@ __all__ = ["read", "write", "listdir", "sysroot", "export_sysfs", "node_list"]
 MEM = "/sys/devices/system/memory"
 NODE = "/sys/devices/system/node"
 PARAMS = "/sys/module/memory_hotplug/parameters"
+MOVABLE_GIGANTIC = "/proc/sys/vm/movable_gigantic_pages"
 
 
 def node_list(ids) -> str:
@@ -117,6 +118,8 @@ def read(m: "Machine", path: str) -> str | bytes:
     mm = re.fullmatch(r"/sys/devices/system/cpu/cpu(\d+)/online", path)
     if mm:
         return cpu.cpu_online_show(m, int(mm.group(1)), path)
+    if path == MOVABLE_GIGANTIC and m.kernel.movable_gigantic_pages:
+        return f"{m.sysctl.get('vm.movable_gigantic_pages', 0)}\n"
     nodes_files: dict[str, Callable[[], str]] = {
         "possible": lambda: node_list(m.nodes) + "\n",
         "online": lambda: node_list(m.online_nodes()) + "\n",
@@ -159,6 +162,13 @@ def write(m: "Machine", path: str, value: str) -> int:
     mm = re.fullmatch(r"/sys/devices/system/cpu/cpu(\d+)/online", path)
     if mm:
         return cpu.online_store(m, int(mm.group(1)), value, path)
+    if path == MOVABLE_GIGANTIC and m.kernel.movable_gigantic_pages:
+        # mm/hugetlb_sysctl.c: proc_dointvec (6.19+)
+        try:
+            m.sysctl["vm.movable_gigantic_pages"] = int(value.strip())
+        except ValueError:
+            raise KernelError(EINVAL, f"invalid value {value!r}", function="proc_dointvec") from None
+        return len(value)
     if path == f"{MEM}/auto_online_blocks":
         t = mhp_online_type_from_str(value)
         if t < 0:
