@@ -38,7 +38,7 @@ __all__ = ["StepEvent", "CaptureError", "CaptureResult", "load_scenario", "built
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 BOOT_TIMEOUT_TCG = 300.0
-KVM_FIRST_OUTPUT_S = 30.0     # a kernel prints its banner within a second or two under working KVM
+KVM_FIRST_OUTPUT_S = 15.0     # a kernel prints its banner within a second or two under working KVM
 INCOMPLETE = "INCOMPLETE"
 
 
@@ -634,7 +634,7 @@ class _Run:
             self.steps_done.append({"name": step["name"], "kpf_range": step.get("kpf_range"), "actions": done})
             self.step_log.append({"step": step["name"], "host_time_s": round(time.monotonic() - self.t0, 1),
                                   "range": step.get("kpf_range")})
-            summary = "; ".join(_summary(r) for r in done) or ("booted in %.1f s" % self.boot_s)
+            summary = _step_summary(done) or ("booted in %.1f s" % self.boot_s)
             self.progress(StepEvent(i, total, step["name"], time.monotonic() - t_step, summary))
         for a in self.sc.get("teardown", [{"op": "sync"}, {"op": "poweroff"}]):
             self.teardown_done.append(self.do(a))
@@ -758,6 +758,17 @@ def _summary(rec: dict) -> str:
     if op == "module_load":
         return f"insmod {rec['name']} rc {rec['rc']}"
     return op
+
+
+def _step_summary(done: list[dict]) -> str:
+    """The actions' results in one short line; three or more writes are counted by result."""
+    writes = [r for r in done if r["op"] == "write"]
+    parts = [_summary(r) for r in done if r["op"] != "write" or len(writes) < 3]
+    if len(writes) >= 3:
+        results = Counter("timed out" if r.get("timed_out") else "ok" if r.get("errno") == 0
+                          else f"errno {r.get('errno')}" for r in writes)
+        parts.append(f"{len(writes)} writes: " + ", ".join(f"{n} {what}" for what, n in results.items()))
+    return "; ".join(parts)
 
 
 def capture(scenario: str | dict, kernel: str | Kernel, out: str | os.PathLike, *, force: bool = False,

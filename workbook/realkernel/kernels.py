@@ -496,37 +496,71 @@ def fetch_debian(series: str, cache: Path | None = None, log: Callable[[str], No
         raise KernelError(f"{' '.join(suites)} has no linux-image package of {series}; it has {', '.join(have)}")
     debs = kroot / "debs"
     debs.mkdir(parents=True, exist_ok=True)
-    log(f"apt-get download {pkg}")
-    before = set(debs.glob("*.deb"))
-    apt.run("apt-get", "-q", "download", pkg, cwd=debs)
-    deb = next(iter(set(debs.glob(f"{pkg}_*.deb")) - before), None) or max(debs.glob(f"{pkg}_*.deb"),
-                                                                            key=lambda p: p.stat().st_mtime)
-    version = deb.name.split("_")[1].replace("%3a", ":")
+    deb, version = _download(apt, pkg, debs, log)
     out = kroot / pkg
-    boot = {}
-    for member, data in _deb_extract(deb, lambda n: re.match(r"\./boot/(vmlinuz|config)-", n) is not None):
-        target = out / "boot" / member.rsplit("/", 1)[1]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        boot[member.rsplit("/", 1)[1].split("-", 1)[0]] = target
+    boot = _unpack_boot(deb, out)
+    modules_deb = deb
     if "vmlinuz" not in boot:
-        raise KernelError(f"{deb.name} holds no boot/vmlinuz-*")
-    release = boot["vmlinuz"].name.split("-", 1)[1]
-    meta = {"series": series, "release": release, "package": pkg, "version": version, "deb": str(deb),
+        # unstable splits the image: linux-image-<abi> depends on linux-binary-<abi> (the bzImage),
+        # linux-base-<abi> (its config) and linux-modules-<abi>
+        show = apt.run("apt-cache", "show", "--no-all-versions", pkg)
+        deps = re.findall(r"\b(linux-(?:binary|base|modules)-[^\s,(]+)", show.split("Depends:", 1)[-1].split("\n")[0])
+        for dep in deps:
+            if dep.startswith("linux-modules-"):
+                modules_deb = None
+                meta_modules = dep
+                continue
+            part, _ = _download(apt, dep, debs, log)
+            boot.update(_unpack_boot(part, out))
+    if "vmlinuz" not in boot:
+        raise KernelError(f"{deb.name} and its linux-binary/linux-base packages hold no vmlinuz")
+    release = boot["vmlinuz"].name.split("-", 1)[1] if boot["vmlinuz"].name != "vmlinuz" else \
+        boot["vmlinuz"].parent.name
+    meta = {"series": series, "release": release, "package": pkg, "version": version,
+            "deb": str(modules_deb) if modules_deb else "", "modules_package": None if modules_deb else meta_modules,
             "image": str(boot["vmlinuz"]), "config": str(boot.get("config", "")), "suites": list(suites)}
     meta_file.write_text(json.dumps(meta, indent=1) + "\n")
     return _kernel_from_meta(meta, kroot)
 
 
+def _download(apt: "_PrivateApt", pkg: str, debs: Path, log: Callable[[str], None]) -> tuple[Path, str]:
+    """``apt-get download pkg`` into ``debs`` (once); the .deb and its version."""
+    have = sorted(debs.glob(f"{pkg}_*.deb"), key=lambda p: p.stat().st_mtime)
+    if not have:
+        log(f"apt-get download {pkg}")
+        apt.run("apt-get", "-q", "download", pkg, cwd=debs)
+        have = sorted(debs.glob(f"{pkg}_*.deb"), key=lambda p: p.stat().st_mtime)
+    if not have:
+        raise KernelError(f"apt-get download {pkg} left no .deb in {debs}")
+    return have[-1], have[-1].name.split("_")[1].replace("%3a", ":")
+
+
+_BOOT_MEMBER = re.compile(r"\./(?:boot/(vmlinuz|config)-[^/]+|usr/lib/modules/[^/]+/(vmlinuz|config))$")
+
+
+def _unpack_boot(deb: Path, out: Path) -> dict[str, Path]:
+    """Extract the bzImage and its config (``boot/vmlinuz-*``, or ``usr/lib/modules/<rel>/vmlinuz``)."""
+    found: dict[str, Path] = {}
+    for member, data in _deb_extract(deb, lambda n: _BOOT_MEMBER.match(n) is not None):
+        m = _BOOT_MEMBER.match(member)
+        kind = m.group(1) or m.group(2)
+        rel = member[2:].replace("usr/lib/modules/", "boot/")
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        found[kind] = target
+    return found
+
+
 def _kernel_from_meta(meta: dict, kroot: Path) -> "Kernel":
     cfg_path = Path(meta["config"]) if meta.get("config") else None
     config = parse_config(cfg_path.read_text()) if cfg_path and cfg_path.exists() else None
-    deb = Path(meta["deb"])
+    deb = Path(meta["deb"]) if meta.get("deb") else None
     return Kernel(spec=f"debian:{meta['series']}", image=Path(meta["image"]), release=meta["release"],
                   series=meta["series"], debian_package=meta["package"], package_version=meta.get("version"),
                   config=config, config_source=str(cfg_path) if config else None,
                   modules=ModuleSource(deb=deb, index_file=kroot / f"{meta['package']}.modules.json")
-                  if deb.exists() else None)
+                  if deb and deb.exists() else None)
 
 
 def kernel_from_image(path: Path) -> "Kernel":

@@ -86,7 +86,11 @@ class QmpDriver:
     # -- plumbing ---------------------------------------------------------------------------
     def _run(self, coro, timeout: float | None):
         fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return fut.result(timeout)
+        try:
+            return fut.result(timeout)
+        except BaseException:
+            fut.cancel()            # no half-done command left running on the loop
+            raise
 
     def _record(self, kind: str, msg: dict) -> None:
         if self._log:
@@ -129,7 +133,7 @@ class QmpDriver:
         try:
             return self._run(run(), timeout)
         except ExecuteError as err:
-            raise QmpError(command, err.error.desc, err.error_class) from None
+            raise QmpError(command, str(err), err.error_class) from None
 
     def wait_event(self, match: Callable[[dict], bool], timeout: float, since: int = 0) -> dict | None:
         """The first event at index >= ``since`` for which ``match`` holds, waiting up to ``timeout`` s."""
