@@ -9,6 +9,7 @@ import asyncio
 import gzip
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbook.captures import capture_dirs
+from workbook.captures import capture_dir, capture_dirs
 from workbook.realkernel import capture as cap
 from workbook.realkernel import initramfs, kernels, stepfiles
 from workbook.realkernel.qmp import QmpDriver, QmpError, ost_event_names
@@ -517,3 +518,45 @@ def test_unix_socket_limit_fits_the_scratch_dir():
         s.close()
     finally:
         shutil.rmtree(d)
+
+
+# --- diff ---------------------------------------------------------------------------------------------
+
+def test_diff_of_61_and_612_lists_only_the_memmap_differences():
+    from workbook.realkernel.diff import diff
+    r = diff(capture_dir("6.1", "A"), capture_dir("6.12", "A"), lsmem=shutil.which("lsmem"))
+    differ = sorted({f.name for f in r.fields if not f.ok})
+    assert differ == ["kpageflags memory32 RESERVED", "vmstat nr_memmap_pages"]
+    reserved = [f for f in r.fields if f.name == "kpageflags memory32 RESERVED" and not f.ok]
+    # the block is online in 02-04: 6.1 marks its 512 memmap pfns RESERVED, 6.12 does not
+    assert [f.step for f in reserved] == ["02-online", "03-stress", "04-stress-stopped"]
+    assert all((f.model.bits.sum(), f.capture.bits.sum()) == (512, 0) for f in reserved)
+    owner = [f for f in r.fields if f.name == "kpageflags memory32 OWNER_PRIVATE" and f.step == "02-online"]
+    assert owner and owner[0].ok and owner[0].capture.bits.sum() == 512          # both: OWNER_PRIVATE
+    memmap = {f.step: (f.model, f.capture) for f in r.fields if f.name == "vmstat nr_memmap_pages"}
+    assert memmap["02-online"] == ("no such line", 512) and memmap["06-hotremove"] == ("no such line", 0)
+
+
+def test_diff_of_a_capture_with_itself_is_empty_and_exits_0(capsys):
+    from workbook.realkernel.diff import main
+    assert main([str(capture_dir("6.12", "C")), str(capture_dir("6.12", "C"))]) == 0
+    last = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert re.fullmatch(r"0 of \d{4} fields differ", last), last
+
+
+def test_diff_reports_action_outcomes_and_exits_1(tmp_path, capsys):
+    from workbook.realkernel.diff import main
+    a = tmp_path / "a"
+    shutil.copytree(capture_dir("6.1", "A"), a)
+    sc = json.loads((a / "scenario.json").read_text())
+    sc["steps"][5]["actions"][0]["errno"] = 16            # 05-offline: the offline write failed EBUSY
+    (a / "scenario.json").write_text(json.dumps(sc))
+    assert main([str(a), str(capture_dir("6.1", "A")), "--differences"]) == 1
+    out = capsys.readouterr().out
+    assert "05-offline" in out and "write offline > memory32/state errno" in out and "a=16 b=0" in out
+    assert re.fullmatch(r"1 of \d+ fields differ", out.rstrip().splitlines()[-1])
+
+
+def test_diff_of_unreadable_folder_exits_2(tmp_path, capsys):
+    from workbook.realkernel.diff import main
+    assert main([str(tmp_path), str(capture_dir("6.1", "A"))]) == 2

@@ -87,3 +87,12 @@ def test_capture_time(capture_61):
     _, _, seconds = capture_61
     # boot to power-off under TCG, kernel cached after the first run; generous for a busy 2-core CI
     assert seconds < 300
+
+
+def test_diff_with_the_shipped_61_capture(capture_61):
+    from workbook.realkernel.diff import diff
+    out, _, _ = capture_61
+    r = diff(out, capture_dir("6.1", "A"), lsmem=shutil.which("lsmem"))
+    bad = [f.line() for f in r.fields if not f.ok]
+    assert not bad, "\n".join(bad)
+    assert len(r.fields) > 600
