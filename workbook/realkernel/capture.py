@@ -278,6 +278,15 @@ class GuestShell:
         return int(m.group(1)), text
 
 
+def _die_with_parent() -> None:
+    """In the QEMU child: get SIGTERM if this process dies (prctl PR_SET_PDEATHSIG), never linger."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)          # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 def _q(s: str) -> str:
@@ -350,7 +359,7 @@ class _Run:
         self.t0 = time.monotonic()
         # its own session: a Ctrl-C in the terminal reaches this process only, which stops QEMU
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
         self.shell = GuestShell(self.proc, self.out / "console.log")
         self.qmp = QmpDriver(self.out / "qmp.log")
         try:
