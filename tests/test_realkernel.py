@@ -560,3 +560,16 @@ def test_diff_reports_action_outcomes_and_exits_1(tmp_path, capsys):
 def test_diff_of_unreadable_folder_exits_2(tmp_path, capsys):
     from workbook.realkernel.diff import main
     assert main([str(tmp_path), str(capture_dir("6.1", "A"))]) == 2
+
+
+def test_capture_progress_widget_and_capture_compare_on_a_folder(capsys):
+    from widgets.capture_compare import CaptureCompare
+    from widgets.capture_progress import CaptureProgress
+    bar = CaptureProgress()
+    bar(cap.StepEvent(2, 7, "01-hotadd", 0.4, "dimm_add dimm1 ok; wait ok"))
+    assert (bar.bar.value, bar.bar.max) == (2, 7)
+    assert "01-hotadd" in bar.label.value and capsys.readouterr().out.startswith("[2/7] 01-hotadd")
+    cc = CaptureCompare("B", kernels=("6.12",), folders={"6.12": capture_dir("6.12", "A")})
+    # the folder given wins over the shipped capture of the scenario named
+    assert cc.text("6.12", "02-online", "node meminfo", "real").startswith("Node 1 MemTotal:")
+    assert "129024" in cc.text("6.12", "02-online", "node meminfo", "real")
