@@ -37,6 +37,7 @@ def test_binder_drift_is_caught(tmp_path: Path) -> None:
     text = (ROOT / "binder" / "environment.yml").read_text().replace("  - hypothesis >=6.100\n", "")
     (binder / "environment.yml").write_text(text + "  - pip:\n      - -e .\n")
     (binder / "postBuild").write_text("#!/bin/bash\necho nothing\n")
+    (binder / "apt.txt").write_text((ROOT / "binder" / "apt.txt").read_text())
     assert check_env_yml.check_binder(binder, ROOT / "pyproject.toml") == [
         "binder: missing in environment.yml: hypothesis",
         "binder: environment.yml pip-installs the package, which is not there yet when it is built",
@@ -85,3 +86,17 @@ def test_dependency_may_come_through_pip(tmp_path: Path) -> None:
 def test_conda_specs(spec: str, name: str, specifiers: str) -> None:
     got_name, got = check_env_yml.conda_requirement(spec)
     assert (got_name, str(got)) == (name, specifiers)
+
+
+def test_real_extra_and_binder_apt_are_checked(tmp_path: Path) -> None:
+    env = tmp_path / "environment.yml"
+    env.write_text((ROOT / "environment.yml").read_text().replace("      - qemu.qmp >=0.0.3\n", ""))
+    assert check_env_yml.check(env, ROOT / "pyproject.toml") == ["missing in environment.yml: qemu.qmp"]
+    binder = tmp_path / "binder"
+    binder.mkdir()
+    (binder / "environment.yml").write_text((ROOT / "binder" / "environment.yml").read_text())
+    (binder / "postBuild").write_text((ROOT / "binder" / "postBuild").read_text())
+    (binder / "apt.txt").write_text("qemu-system-x86\n")
+    assert check_env_yml.check_binder(binder, ROOT / "pyproject.toml") == [
+        f"binder/apt.txt does not install {p} (the real-kernel path needs it)"
+        for p in ("busybox-static", "gcc", "libc6-dev")]

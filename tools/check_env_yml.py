@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check that environment.yml and binder/environment.yml match pyproject.toml.
 
-Every runtime and ``test`` dependency of pyproject.toml (whose marker holds for the
+Every runtime, ``test`` and ``real`` dependency of pyproject.toml (whose marker holds for the
 environment's python) must be in the environment file, conda or pip section, with the
 same version specifiers, and the environment's python must satisfy ``requires-python``.
 The package itself must be installed: by the pip section (``-e .``) of environment.yml,
@@ -29,6 +29,10 @@ else:  # pragma: no cover - python 3.10
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
+# the optional extras the environment files carry too: tests, and the real-kernel path
+EXTRAS = ("test", "real")
+# Debian packages Binder installs (binder/apt.txt) for `memhotplug-workbook capture`
+BINDER_APT = ("qemu-system-x86", "busybox-static", "gcc", "libc6-dev")
 SELF_INSTALLS = {"-e .", "-e.", ".", "-e ./", "./"}
 _CONDA_SPEC = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*?)\s*$")
 
@@ -90,7 +94,8 @@ def check(env_path: Path = ROOT / "environment.yml", pyproject_path: Path = ROOT
     elif not requires_python.contains(py, prereleases=True):
         problems.append(f"python {py} does not satisfy requires-python {requires_python}")
 
-    deps = list(project.get("dependencies", [])) + list(project.get("optional-dependencies", {}).get("test", []))
+    extras = project.get("optional-dependencies", {})
+    deps = list(project.get("dependencies", [])) + [line for name in EXTRAS for line in extras.get(name, [])]
     for line in deps:
         req = Requirement(line)
         if req.marker and py and not req.marker.evaluate({"python_version": py, "extra": "test"}):
@@ -115,6 +120,11 @@ def check_binder(binder: Path = ROOT / "binder", pyproject_path: Path = ROOT / "
     post_build = binder / "postBuild"
     if not post_build.is_file() or not re.search(r"pip install (--no-deps )?-e \.", post_build.read_text()):
         problems.append("binder/postBuild does not pip-install the package (pip install -e .)")
+    apt = binder / "apt.txt"
+    listed = {ln.strip() for ln in apt.read_text().splitlines()} if apt.is_file() else set()
+    for pkg in BINDER_APT:
+        if pkg not in listed:
+            problems.append(f"binder/apt.txt does not install {pkg} (the real-kernel path needs it)")
     return problems
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -166,9 +167,15 @@ def replay_kinds(results: Sequence[Any]) -> str:
 class CaptureCompare:
     """Model vs real kernel for every step of one captured scenario, on 6.1 and 6.12."""
 
-    def __init__(self, scenario: str = "A", kernels: Sequence[str] = ("6.1", "6.12"), node: int = 1) -> None:
-        """Replay ``scenario`` on the model for each kernel and load the captured files."""
+    def __init__(self, scenario: str = "A", kernels: Sequence[str] = ("6.1", "6.12"), node: int = 1,
+                 folders: dict[str, Any] | None = None) -> None:
+        """Replay ``scenario`` on the model for each kernel and load the captured files.
+
+        ``folders`` maps a kernel to a capture folder of its own (a fresh ``capture`` run)
+        instead of the shipped capture of ``scenario``.
+        """
         self.scenario, self.kernels, self.node = scenario, list(kernels), node
+        self.folders = {k: Path(v) for k, v in (folders or {}).items()}
         self.steps: list[str] = []
         self.actions: dict[str, dict[str, list[str]]] = {}          # kernel -> step -> action log lines
         self.model: dict[str, dict[str, dict[str, str]]] = {}       # kernel -> step -> file -> text
@@ -216,7 +223,7 @@ class CaptureCompare:
         }
 
     def _run(self, kernel: str) -> None:
-        base = capture_dir(kernel, self.scenario)
+        base = self.folders.get(kernel) or capture_dir(kernel, self.scenario)
         self.model[kernel], self.real[kernel], self.actions[kernel] = {}, {}, {}
         steps = []
         for st in iter_replay(base, lsmem=None, compare=False):

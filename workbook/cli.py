@@ -141,6 +141,9 @@ def _delegate(name: str, help: str, module: str) -> None:
 
 for _name, _help, _module in (
         ("replay", "replay real-kernel captures on the model and compare them field by field", "workbook.replay"),
+        ("capture", "run a scenario on a real Linux kernel under QEMU and write a capture folder",
+         "workbook.realkernel.cli"),
+        ("diff", "compare two real captures of the same scenario field by field", "workbook.realkernel.diff"),
         ("student", "write a student edition of the chapters: solutions emptied, outputs cleared",
          "workbook.teaching.student"),
         ("problems", "print a seeded problem set (answers only with --answers)", "workbook.problems.cli"),
