@@ -37,7 +37,7 @@ from .observe import (BitMap, CaptureStep, Missing, ModelStep, Obs, StepContext,
                       parse_zoneinfo, zone_pcp_counts)
 from .pagemap import KPF
 
-__all__ = ["Field", "ReplayResult", "CaptureError", "ScenarioRunner", "StepRun", "iter_replay", "replay", "machine_from_scenario",
+__all__ = ["Field", "ReplayResult", "CaptureError", "ScenarioRunner", "StepRun", "CompareContext", "iter_replay", "replay", "machine_from_scenario",
            "load_capture_scenario", "hot_nodes", "parse_zoneinfo", "main"]
 
 _SYS = "sys/devices/system"
@@ -323,7 +323,7 @@ def _slab_state_input(m: Machine, a: dict) -> list[str]:
 # ----------------------------------------------------------------------------------------------
 # what decides the comparison: the scenario and the reference capture, never the model
 # ----------------------------------------------------------------------------------------------
-class _Context:
+class CompareContext:
     """Follows the scenario and the reference capture step by step to decide what is compared."""
 
     def __init__(self, sc: dict, capture_dir: str, default_block_pfns: int, page_shift: int) -> None:
@@ -542,7 +542,7 @@ def iter_replay(capture_dir: str | os.PathLike, lsmem: str | None = "auto", comp
         lsmem = find_lsmem()
     run = ScenarioRunner(sc)
     m = res.machine = run.m
-    ctx_builder = _Context(sc, d, m.block_size >> m.arch.page_shift, m.arch.page_shift)
+    ctx_builder = CompareContext(sc, d, m.block_size >> m.arch.page_shift, m.arch.page_shift)
     own = _OwnPagesInput(res)
     for what, why in _ALWAYS_LEFT_OUT:
         res.left_out[f"{what}: {why}"] = ["every step"]

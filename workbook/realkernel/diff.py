@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 
 from ..observe import CaptureStep, Missing, find_lsmem, observe
-from ..replay import CaptureError, Field, ReplayResult, _Context, load_capture_scenario
+from ..replay import CaptureError, Field, ReplayResult, CompareContext, load_capture_scenario
 
 __all__ = ["DiffField", "diff", "main"]
 
@@ -85,8 +85,8 @@ def diff(a_dir: str | os.PathLike, b_dir: str | os.PathLike, lsmem: str | None =
     names_a, names_b = [s["name"] for s in sa["steps"]], [s["name"] for s in sb["steps"]]
     add("scenario", "steps", "steps", names_a, names_b)
     page_shift = int(sa["machine"].get("page_size", 4096)).bit_length() - 1
-    ctx_a = _Context(sa, a_dir, (128 << 20) >> page_shift, page_shift)
-    ctx_b = _Context(sb, b_dir, (128 << 20) >> page_shift, page_shift)
+    ctx_a = CompareContext(sa, a_dir, (128 << 20) >> page_shift, page_shift)
+    ctx_b = CompareContext(sb, b_dir, (128 << 20) >> page_shift, page_shift)
     steps_b = {s["name"]: s for s in sb["steps"]}
     running: set[int] = set()
     for step in sa["steps"]:
