@@ -142,7 +142,8 @@ def check_tools() -> None:
     if missing:
         raise ToolMissing("the real-kernel path needs " + ", ".join(missing), missing)
     try:
-        import qemu.qmp  # noqa: F401
+        import importlib
+        importlib.import_module("qemu.qmp")
     except ImportError:
         raise ToolMissing("the qemu.qmp Python package is missing (pip install 'memhotplug-workbook[real]')",
                           []) from None
@@ -492,7 +493,7 @@ class _Run:
             rec.update(rc=None, errno=None, timed_out=True, timeout_s=t,
                        note=f"write() did not return within {t} s; the writer was killed with SIGTERM "
                             f"(shell rc {rc})" if rc is not None else
-                       f"write() did not return and the guest shell stopped answering")
+                       "write() did not return and the guest shell stopped answering")
         else:
             rec.update(rc=None, errno=None, note=f"ohelper wr printed no result (shell rc {rc}): {text.strip()}")
         self.writes.append({"step": self.step_name, "path": a["path"], "value": a["value"],
