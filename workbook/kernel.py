@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-__all__ = ["KernelProfile", "Change", "CHANGES", "KERNELS", "get_kernel", "changes_between"]
+__all__ = ["KernelProfile", "Change", "CHANGES", "KERNELS", "get_kernel", "changes_between", "changes_markdown"]
 
 
 @dataclass(frozen=True)
@@ -122,13 +122,13 @@ CHANGES: tuple[Change, ...] = (
            "per-cpu list high = the zone's low watermark / its node's CPUs (zone_highsize()); was 6 * batch"),
     Change("memory_groups", (5, 15), "028fc57a1c36, e83a437faa62",
            "memory groups and the auto-movable online policy (online_policy, auto_movable_ratio)"),
-    Change("zoneinfo_boost_cma", (5, 16), "by date (boost: 5.16; cma: in 6.1, not in 5.10, release not pinned)",
+    Change("zoneinfo_boost_cma", (5, 16), "boost: 5.16 by date; cma: after 5.10, by 6.1, release not pinned",
            "/proc/zoneinfo prints the zone's boost and cma lines"),
     Change("mhp_range_check", (5, 11), "by date (Anshuman Khandual, mhp_range_allowed())",
            "hot-add refuses a range outside the pluggable range with E2BIG"),
     Change("offlined_pages_info", (5, 12), "by date (Laurent Dufour)",
            "'Offlined Pages N' is logged with pr_debug instead of pr_info", value=False),
-    Change("fallback_order_log", (5, 12), "by date (between 5.10 and 6.1, release not pinned)",
+    Change("fallback_order_log", (5, 12), "release not pinned: after 5.10, by 6.1 (5.12 assumed)",
            "build_zonelists() logs 'Fallback order for Node N:'"),
     Change("memory_block_zone", (5, 18), "395f6081bad4",
            "struct memory_block::zone: valid_zones of an online block read from it instead of a pfn scan"),
@@ -206,6 +206,14 @@ def changes_between(old: str | KernelProfile, new: str | KernelProfile) -> list[
     """The changes a kernel ``new`` has that ``old`` does not (in table order)."""
     a, b = get_kernel(old).version, get_kernel(new).version
     return [c for c in CHANGES if a < c.since <= b or (c.until is not None and a < c.until <= b)]
+
+
+def changes_markdown() -> str:
+    """The table of :data:`CHANGES` as Markdown (the README's "Kernel versions" section is this, verbatim)."""
+    rows = ["| release | what changed | source | switch |", "|---|---|---|---|"]
+    for c in CHANGES:
+        rows.append(f"| {c.release} | {c.what} | {c.source} | `{c.switch}` |")
+    return "\n".join(rows) + "\n"
 
 
 def get_kernel(name: str | KernelProfile) -> KernelProfile:
