@@ -27,14 +27,17 @@ def online_type_to_str(online_type: int) -> str:
     return _ONLINE_TYPE_NAMES[online_type]
 
 
-def kstrtobool(s: str) -> bool | None:
-    """lib/kstrtox.c kstrtobool(): y/Y/t/T/1/on -> True, n/N/f/F/0/off -> False, else None."""
+def kstrtobool(s: str, true_false: bool = True) -> bool | None:
+    """lib/kstrtox.c kstrtobool(): y/Y/t/T/1/on -> True, n/N/f/F/0/off -> False, else None.
+
+    ``true_false=False`` is the parser before 5.19, which did not know t/T/f/F.
+    """
     if not s:
         return None
     c = s[0]
-    if c in "yYtT1":
+    if c in ("yYtT1" if true_false else "yY1"):
         return True
-    if c in "nNfF0":
+    if c in ("nNfF0" if true_false else "nN0"):
         return False
     if c in "oO" and len(s) > 1:
         if s[1] in "nN":
@@ -118,7 +121,7 @@ def parse_cmdline(cmdline: str, kernel: KernelProfile, default_online_type: int 
             except ValueError:
                 p.log.append(f"memory_hotplug: `{value}' invalid for parameter `auto_movable_ratio'")
         elif name == "memory_hotplug.auto_movable_numa_aware":
-            b = True if value is None else kstrtobool(value)
+            b = True if value is None else kstrtobool(value, kernel.kstrtobool_true_false)
             if b is None:
                 p.log.append(f"memory_hotplug: `{value}' invalid for parameter `auto_movable_numa_aware'")
             else:
@@ -139,10 +142,10 @@ def _set_memmap_on_memory(p: HotplugParams, value: str | None, kernel: KernelPro
         if value in ("force", "FORCE"):
             p.memmap_on_memory = "force"
             return
-        b = kstrtobool(value)
+        b = kstrtobool(value, kernel.kstrtobool_true_false)
     else:
         # param_ops_bool has KERNEL_PARAM_OPS_FL_NOARG: a bare name means Y.
-        b = True if value is None else kstrtobool(value)
+        b = True if value is None else kstrtobool(value, kernel.kstrtobool_true_false)
     if b is None:
         p.log.append(f"memory_hotplug: `{value}' invalid for parameter `memmap_on_memory'")
         return

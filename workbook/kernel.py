@@ -58,6 +58,10 @@ class KernelProfile:
     # PageVmemmapSelfHosted (= PG_owner_priv_1), set in mhp_init_memmap_on_memory() since
     # 66361095129b (v6.0), which also made HVO and memmap_on_memory coexist.
     vmemmap_self_hosted_flag: bool = True
+    # lib/kstrtox.c kstrtobool(): "lib/kstrtox.c: add "false"/"true" support to kstrtobool()"
+    # (v5.19) added t/T/f/F; before it (5.10's kstrtobool() reads y/Y/1, n/N/0, on/off only) a
+    # bool parameter rejects "force" or "true" and the kernel logs "`force' invalid for parameter".
+    kstrtobool_true_false: bool = True
     # 5.14-5.19: HugeTLB vmemmap optimisation disables memmap_on_memory.
     hvo_excludes_memmap_on_memory: bool = False
 
@@ -109,7 +113,7 @@ class KernelProfile:
 
 
 K5_13 = KernelProfile("5.13", (5, 13), vmemmap_self_hosted_flag=False, memory_groups=False,
-                      memory_block_zone=False)
+                      memory_block_zone=False, kstrtobool_true_false=False)
 K6_1 = KernelProfile("6.1", (6, 1))
 K6_6 = KernelProfile("6.6", (6, 6), memmap_force_mode=True, arch_memmap_override=True,
                      altmap_in_memory_block=True, unsupported_flag_fails=False,

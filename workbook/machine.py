@@ -135,6 +135,8 @@ class Machine:
         boot_end = max((e for _, e in usable), default=0)
         self.max_pfn = boot_end >> a.page_shift
         self.block_size = block_size or self.probe_memory_block_size(boot_end)
+        for line in self.params.log:               # parse_args() in start_kernel(): a rejected value
+            self.printk(line)
         if self.arch.name.startswith("x86_64"):
             self.printk(f"x86/mm: Memory block size: {self.block_size >> 20}MB")
         # zones per node from the node ranges (free_area_init())

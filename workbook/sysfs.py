@@ -158,7 +158,7 @@ def write(m: "Machine", path: str, value: str) -> int:
                 raise KernelError(EINVAL, f"invalid auto_movable_ratio {v!r}", function="param_set_uint")
             m.params.auto_movable_ratio = int(v)
         elif name == "auto_movable_numa_aware":
-            b = kstrtobool(v)
+            b = kstrtobool(v, m.kernel.kstrtobool_true_false)
             if b is None:
                 raise KernelError(EINVAL, f"invalid bool {v!r}", function="param_set_bool")
             m.params.auto_movable_numa_aware = b
