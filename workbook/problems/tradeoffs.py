@@ -8,7 +8,7 @@ from ..machine import Machine
 from ..walkers import walk
 from . import Problem, register, rng
 
-__all__ = ["GIGANTIC_RULE", "gigantic_machine", "gigantic_windows", "gigantic_pages"]
+__all__ = ["GIGANTIC_RULE", "gigantic_machine", "gigantic_windows", "gigantic_pages", "huge_pages_by_hand"]
 
 GIGANTIC_RULE = ("a 1 GiB gigantic page needs a naturally aligned 1 GiB range whose every pfn alloc_contig_range() "
                  "can take: the self-hosted memmap at the head of each block is PageReserved (<= 6.1) or "
@@ -41,15 +41,36 @@ def gigantic_pages(kernel: str, block_size: int, dimm_size: int, memmap_on_memor
     return sum(gigantic_windows(m, 4 * GiB, dimm_size))
 
 
-@register("gigantic-pages")
-def gigantic_pages_problem(seed: int) -> Problem:
+def huge_pages_by_hand(kernel: str, block: int, size: int, memmap_on_memory: str,
+                       page: int = 1 * GiB) -> tuple[int, list[str]]:
+    """Huge pages of ``page`` bytes that fit in a DIMM at 4 GiB by chapter 11's rule, with the steps."""
+    total = size // page
+    steps = [f"the DIMM holds {total} naturally aligned {page >> 20} MiB range(s)"]
+    own = memmap_on_memory == "1" and (kernel == "6.12" or size == block)
+    if not own:
+        why = ("memmap_on_memory is off" if memmap_on_memory != "1"
+               else f"{kernel} self-hosts the memmap only for a one-block add")
+        return total, steps + [f"{why}: no memmap in the DIMM, every range is free: {total}"]
+    head = block // 64           # bytes of memmap at the start of each block (64-byte struct page, 4 KiB pages)
+    lost = {w for k in range(size // block) for w in range((k * block) // page, (k * block + head - 1) // page + 1)}
+    steps.append(f"{size // block} block(s) of {block >> 20} MiB, each starting with {head >> 20} MiB of its own "
+                 "memmap that alloc_contig_range() cannot take")
+    steps.append(f"{page >> 20} MiB ranges holding a block head: {len(lost)}; free ones: {total - len(lost)}")
+    return total - len(lost), steps
+
+
+@register("gigantic-pages", difficulty=2, chapter="11")
+def gigantic_pages_problem(seed: int, exam: bool = False) -> Problem:
     """How many 1 GiB hugetlb pages can be allocated on a freshly hot-added, online_movable DIMM?"""
+    if exam:
+        return _huge_pages_exam(seed)
     r = rng(seed, "gigantic-pages")
     kernel = r.choice(["6.1", "6.12", "6.12"])
     block = r.choice([128 * MiB, 256 * MiB, 512 * MiB, 1 * GiB, 2 * GiB])
     size = max(block, r.choice([1, 2, 4]) * GiB)
     mom = r.choice(["1", "1", "0"])
     answer = gigantic_pages(kernel, block, size, mom)
+    hand, steps = huge_pages_by_hand(kernel, block, size, mom)
     total = size // GiB
     mistakes: dict[object, str] = {
         total: "that ignores the memmap at the head of each block: alloc_contig_range() cannot take it",
@@ -75,4 +96,30 @@ def gigantic_pages_problem(seed: int) -> Problem:
         answer,
         f"{answer} of the DIMM's {total} aligned GiB ranges hold no memmap",
         rule=GIGANTIC_RULE,
-        mistakes=mistakes)
+        mistakes=mistakes, derivation=steps, by_hand=hand == answer)
+
+
+def _huge_pages_exam(seed: int) -> Problem:
+    """The exam variant: 2 MiB or 1 GiB hugetlb pages on a DIMM of 1 to 16 GiB."""
+    r = rng(seed, "gigantic-pages", True)
+    kernel = r.choice(["6.1", "6.12", "6.12"])
+    block = r.choice([128 * MiB, 256 * MiB, 512 * MiB, 1 * GiB, 2 * GiB])
+    size = block * r.randrange(1, 16 * GiB // block + 1)     # a whole number of blocks, up to 16 GiB
+    mom = r.choice(["1", "1", "1", "0"])
+    page = r.choice([2 * MiB, 2 * MiB, 1 * GiB]) if size % GiB == 0 else 2 * MiB
+    m = gigantic_machine(kernel, block, size, mom)
+    answer = sum(gigantic_windows(m, 4 * GiB, size, page))
+    hand, steps = huge_pages_by_hand(kernel, block, size, mom, page)
+    name = "1048576kB" if page == GiB else "2048kB"
+    return Problem(
+        "gigantic-pages", seed,
+        {"kernel": kernel, "machine": "x86_64, memhp_default_state=online_movable",
+         "memory_hotplug.memmap_on_memory": mom, "memory block size (MiB)": block >> 20,
+         "DIMM size (MiB)": size >> 20,
+         "hot-add": "one DIMM at 0x100000000 on node 1 (every block online_movable, nothing runs)"},
+        f"How many {page >> 20} MiB hugetlb pages (echo N > .../node1/hugepages/hugepages-{name}/nr_hugepages) "
+        "can alloc_contig_pages() find in the DIMM?",
+        answer, f"{answer} of the DIMM's {size // page} aligned {page >> 20} MiB ranges hold no memmap",
+        rule=GIGANTIC_RULE.replace("a 1 GiB gigantic page", "a huge page"),
+        mistakes={size // page: "that ignores the memmap at the head of each block"} if answer != size // page else {},
+        derivation=steps, by_hand=hand == answer, exam=True)
