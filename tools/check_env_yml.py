@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Check that environment.yml and binder/environment.yml match pyproject.toml.
 
-Every runtime and ``test`` dependency of pyproject.toml (whose marker holds for the
-environment's python) must be in the environment file, conda or pip section, with the
-same version specifiers, and the environment's python must satisfy ``requires-python``.
+Every runtime dependency of pyproject.toml (whose marker holds for the environment's python)
+must be in the environment file, conda or pip section, with the same version specifiers, and
+the environment's python must satisfy ``requires-python``.  The ``test`` extra's own packages
+(pytest, playwright, nbgrader, ...) must *not* be there: these files build the students'
+image (JupyterHub, Binder), and the tests install ``.[test]`` with pip.
 The package itself must be installed: by the pip section (``-e .``) of environment.yml,
 and, for Binder, by binder/postBuild (repo2docker builds binder/environment.yml before the
 repository is there, so that file must not pip-install ``.``).  Conda cannot be run
@@ -90,10 +92,15 @@ def check(env_path: Path = ROOT / "environment.yml", pyproject_path: Path = ROOT
     elif not requires_python.contains(py, prereleases=True):
         problems.append(f"python {py} does not satisfy requires-python {requires_python}")
 
-    deps = list(project.get("dependencies", [])) + list(project.get("optional-dependencies", {}).get("test", []))
-    for line in deps:
+    runtime = list(project.get("dependencies", []))
+    for line in project.get("optional-dependencies", {}).get("test", []):
+        name = canonicalize_name(Requirement(line).name)
+        if name in wanted and name not in {canonicalize_name(Requirement(r).name) for r in runtime}:
+            problems.append(f"test dependency in {env_path.name}: {Requirement(line).name} "
+                            "(keep it in pyproject.toml's [test] extra, out of the students' environment)")
+    for line in runtime:
         req = Requirement(line)
-        if req.marker and py and not req.marker.evaluate({"python_version": py, "extra": "test"}):
+        if req.marker and py and not req.marker.evaluate({"python_version": py, "extra": ""}):
             continue
         name = canonicalize_name(req.name)
         if name not in wanted:
