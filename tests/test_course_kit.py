@@ -279,3 +279,33 @@ def test_pdf_says_how_to_get_a_chromium(tmp_path: Path, monkeypatch: pytest.Monk
     fake.chmod(0o755)
     assert pdf.find_chromium(None, system=str(tmp_path / "no-chromium")) == fake       # found on PATH
     assert pdf.find_chromium(str(fake)) == fake
+
+
+# --- the instructor's guide, quotations ---------------------------------------------------------
+
+def test_instructors_guide_is_up_to_date() -> None:
+    """docs/instructors-guide.md is what tools/instructors_guide.py writes from the chapters and their checks."""
+    from workbook.teaching.guide import render
+
+    text = render(CHAPTERS)
+    assert (ROOT / "docs" / "instructors-guide.md").read_text() == text, "run python tools/instructors_guide.py"
+    for path in student.chapter_paths(CHAPTERS):
+        for ex in exercises(nbformat.read(path, as_version=4)):
+            assert f"**{ex.label}** ({ex.points} point" in text, (path.name, ex.label)
+    assert "h** | **" in text and "After it a student can:" in text
+
+
+def test_every_kernel_quotation_is_labelled() -> None:
+    """Each C excerpt in a chapter says which file and release it quotes, and under which licence."""
+    label = re.compile(r"```\n<sub>Quoted from `[\w/.-]+\.[ch]`( \(`\w+\(\)`\))?, Linux [0-9.]+( and [0-9.]+)?"
+                       r"[^<]*; kernel code, licensed GPL-2\.0(-only)? \(not under this workbook's MIT licence\)\.</sub>")
+    quoted = 0
+    for path in student.chapter_paths(CHAPTERS):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "markdown":
+                continue
+            blocks = re.findall(r"```c\b.*?```\n?[^\n]*", cell.source, re.S)
+            for block in blocks:
+                quoted += 1
+                assert label.search(block), f"{path.name}: unlabelled quotation {block[:80]!r}"
+    assert quoted == 22

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CHAPTERS", "ChapterPlan", "LEVELS", "exercise_points", "plan"]
+__all__ = ["CHAPTERS", "ChapterPlan", "LEVELS", "OS_TOPICS", "exercise_points", "plan"]
 
 #: The release levels of a course: the core path every student takes, then the rest.
 LEVELS = {"core": "00-02", "intermediate": "03-06", "advanced": "07-11"}
@@ -77,6 +77,21 @@ CHAPTERS: tuple[ChapterPlan, ...] = (
         "count the gigantic pages a DIMM can still provide, for any block size;",
         "compute what memmap_on_memory=force wastes per block.")),
     ChapterPlan("99", 0, 0, "reference", ("glossary",), ()),
+)
+
+#: The usual topics of an operating-systems course's memory-management part, and the chapters that serve them.
+OS_TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("page frames and the frame table (struct page)", ("00", "01")),
+    ("physical memory layout: sections, SPARSEMEM, memory blocks", ("02",)),
+    ("kernel virtual memory, page tables, huge (PMD) mappings", ("03",)),
+    ("memory allocators: the buddy allocator, special-purpose allocators", ("04", "06")),
+    ("zones: DMA32, Normal, Movable", ("06", "07")),
+    ("NUMA: nodes, fallback, per-node statistics", ("03", "06", "10")),
+    ("page migration, compaction, contiguous allocation", ("07", "08")),
+    ("huge pages", ("08", "11")),
+    ("devices: hotplug, hot-remove, resource lifetime", ("05", "09")),
+    ("the kernel-user interface: sysfs, procfs, boot parameters", ("02", "05", "10")),
+    ("kernel evolution and design trade-offs, read from commits", ("05", "11")),
 )
 
 _BY_KEY = {c.key: c for c in CHAPTERS}
