@@ -316,7 +316,7 @@ def test_every_figure_has_a_text_summary_and_the_site_script_makes_it_alt_text(b
     script = (built / "static" / "site.js").read_text()
     assert "figure-summary" in script and "aria-label" in script and 'role", "img"' in script
     for stem, text in pages.items():
-        assert '<script src="static/site.js" defer></script>' in text, stem
+        assert re.search(r'<script[^>]*src="static/site.js"', text), stem
     state = _widget_state(pages["05_memmap_on_memory"])
     summaries = [m["state"].get("value", "") for m in state.values()
                  if "figure-summary" in str(m["state"].get("value", ""))]
