@@ -10,7 +10,7 @@ import pytest
 
 from workbook.problems import BY_HAND, GENERATORS, INFO, _load_all, generate
 from workbook.problems import cli
-from workbook.problems.batch import answer_shares, mark_responses, write_roster
+from workbook.problems.batch import answer_shares, mark_responses
 
 ROOT = Path(__file__).resolve().parent.parent
 _load_all()
