@@ -34,12 +34,12 @@ def test_binder_matches_pyproject() -> None:
 def test_binder_drift_is_caught(tmp_path: Path) -> None:
     binder = tmp_path / "binder"
     binder.mkdir()
-    text = (ROOT / "binder" / "environment.yml").read_text().replace("  - hypothesis >=6.100\n", "")
+    text = (ROOT / "binder" / "environment.yml").read_text().replace("  - pandas >=2.1,<4\n", "")
     (binder / "environment.yml").write_text(text + "  - pip:\n      - -e .\n")
     (binder / "postBuild").write_text("#!/bin/bash\necho nothing\n")
     (binder / "apt.txt").write_text((ROOT / "binder" / "apt.txt").read_text())
     assert check_env_yml.check_binder(binder, ROOT / "pyproject.toml") == [
-        "binder: missing in environment.yml: hypothesis",
+        "binder: missing in environment.yml: pandas",
         "binder: environment.yml pip-installs the package, which is not there yet when it is built",
         "binder/postBuild does not pip-install the package (pip install -e .)",
     ]
@@ -58,23 +58,35 @@ def _drift(tmp_path: Path, *edits: tuple[str, str]) -> Path:
 
 def test_drifted_copy_is_caught(tmp_path: Path) -> None:
     env = _drift(tmp_path,
-                 ("  - nbval >=0.11\n", ""),
+                 ("  - numpy >=1.26,<3\n", ""),
                  ("bokeh >=3.4,<4", "bokeh >=3.0"),
                  ("python=3.11", "python=3.9"),
                  ("      - -e .\n", "      - requests\n"))
     problems = check_env_yml.check(env, ROOT / "pyproject.toml")
-    assert "missing in environment.yml: nbval" in problems
+    assert "missing in environment.yml: numpy" in problems
     assert "bokeh: environment.yml has '>=3.0', pyproject.toml has '<4,>=3.4'" in problems
     assert "python 3.9 does not satisfy requires-python >=3.10" in problems
     assert "environment.yml does not pip-install the package itself (-e .)" in problems
     run = subprocess.run([sys.executable, str(SCRIPT), str(env)], capture_output=True, text=True)
     assert run.returncode == 1
-    assert "missing in environment.yml: nbval" in run.stdout
+    assert "missing in environment.yml: numpy" in run.stdout
 
 
 def test_dependency_may_come_through_pip(tmp_path: Path) -> None:
-    env = _drift(tmp_path, ("  - playwright >=1.45\n", ""), ("      - -e .\n", "      - -e .\n      - playwright>=1.45\n"))
+    env = _drift(tmp_path, ("  - pandas >=2.1,<4\n", ""), ("      - -e .\n", "      - -e .\n      - pandas>=2.1,<4\n"))
     assert check_env_yml.check(env, ROOT / "pyproject.toml") == []
+
+
+def test_test_tools_stay_out_of_the_students_environment(tmp_path: Path) -> None:
+    """pytest, playwright, nbgrader are the [test] extra's: the JupyterHub/Binder image must not carry them."""
+    for path in (ROOT / "environment.yml", ROOT / "binder" / "environment.yml"):
+        text = path.read_text()
+        assert not any(f"- {name}" in text for name in ("pytest", "playwright", "hypothesis", "nbgrader", "nbval"))
+    env = _drift(tmp_path, ("  - numpy >=1.26,<3\n", "  - numpy >=1.26,<3\n  - playwright >=1.45\n"),
+                 ("      - -e .\n", "      - -e .\n      - nbgrader>=0.9\n"))
+    problems = check_env_yml.check(env, ROOT / "pyproject.toml")
+    assert any(p.startswith("test dependency in environment.yml: playwright") for p in problems)
+    assert any(p.startswith("test dependency in environment.yml: nbgrader") for p in problems)
 
 
 @pytest.mark.parametrize(("spec", "name", "specifiers"), [

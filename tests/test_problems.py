@@ -41,4 +41,5 @@ def test_a_name_answer_is_right_in_any_case():
     from workbook.problems import Problem
     p = Problem("x", 1, {}, "q?", "EBUSY", "because")
     assert p.check("ebusy") and p.check(" EBUSY") and not p.check("EINTR")
-    assert not Problem("x", 1, {}, "q?", 3, "").check("3")
+    # answers collected as text count as the number they write (issue 16); words do not
+    assert Problem("x", 1, {}, "q?", 3, "").check("3") and not Problem("x", 1, {}, "q?", 3, "").check("three")

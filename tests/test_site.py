@@ -310,6 +310,20 @@ def test_solutions_are_folded(pages: dict[str, str]) -> None:
     assert pages[path.stem].count('<details class="site-solution">') == len(solutions)
 
 
+def test_every_figure_has_a_text_summary_and_the_site_script_makes_it_alt_text(built: Path,
+                                                                              pages: dict[str, str]) -> None:
+    """Each figure's summary is stored with the widgets; static/site.js gives it to the plot as aria-label."""
+    script = (built / "static" / "site.js").read_text()
+    assert "figure-summary" in script and "aria-label" in script and 'role", "img"' in script
+    for stem, text in pages.items():
+        assert re.search(r'<script[^>]*src="static/site.js"', text), stem
+    state = _widget_state(pages["05_memmap_on_memory"])
+    summaries = [m["state"].get("value", "") for m in state.values()
+                 if "figure-summary" in str(m["state"].get("value", ""))]
+    assert any("Page map of memory32" in v and "self-hosted memmap, hatched" in v for v in summaries), summaries
+    assert any("Block map" in v for v in summaries) and any("Zone counters" in v for v in summaries)
+
+
 # --- the output folder --------------------------------------------------------------------------
 
 def test_marker_and_rebuild_rules(built: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -88,8 +88,10 @@ def test_pagemap_makes_the_self_hosted_memmap_unmistakable(online_block: Machine
     map_px = pv.fig.height - 100 - 2 * 15 - 6                         # band: the memmap's name + one boundary
     assert map_px / 64 >= 6
     assert pv.fig.y_range.start == 64 and pv.fig.y_range.end < 0       # a band above row 0 for the labels
-    assert pv.callout.data["text"] == ["\u25bc self-hosted memmap: 512 pfns (2 MiB), not PageReserved"]
+    assert pv.callout.data["text"] == ["\u25bc self-hosted memmap (hatched): 512 pfns (2 MiB), not PageReserved"]
     assert pv.callout.data["y"] == [0]
+    # its second cue beside the colour: one hatched, outlined quad over exactly the 512 memmap pfns (row 0)
+    assert pv.memmap_area.data == {"left": [0], "right": [512], "top": [0], "bottom": [1]}
     # the dashed rule at the buddy start lies on the buddy's side of the boundary, never across row 0
     rule = [(x0, y0, x1, y1) for x0, y0, x1, y1 in zip(*(pv.marks.data[k] for k in ("x0", "y0", "x1", "y1")))
             if y0 >= 0]

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """Check that environment.yml and binder/environment.yml match pyproject.toml.
 
-Every runtime, ``test`` and ``real`` dependency of pyproject.toml (whose marker holds for the
-environment's python) must be in the environment file, conda or pip section, with the
-same version specifiers, and the environment's python must satisfy ``requires-python``.
+Every runtime and ``real`` dependency of pyproject.toml (whose marker holds for the
+environment's python) must be in the environment file, conda or pip section, with the same
+version specifiers, and the environment's python must satisfy ``requires-python``.  The
+``test`` extra's own packages (pytest, playwright, nbgrader, ...) must *not* be there: these
+files build the students' image (JupyterHub, Binder), and the tests install ``.[test]`` with
+pip; the ``real`` extra (the QMP client of the real-kernel path) is there so that a class can
+run the real path on Binder.
 The package itself must be installed: by the pip section (``-e .``) of environment.yml,
 and, for Binder, by binder/postBuild (repo2docker builds binder/environment.yml before the
 repository is there, so that file must not pip-install ``.``).  Conda cannot be run
@@ -30,7 +34,7 @@ else:  # pragma: no cover - python 3.10
 
 ROOT = Path(__file__).resolve().parent.parent
 # the optional extras the environment files carry too: tests, and the real-kernel path
-EXTRAS = ("test", "real")
+EXTRAS = ("real",)             # extras the students' image installs too
 # Debian packages Binder installs (binder/apt.txt) for `memhotplug-workbook capture`
 BINDER_APT = ("qemu-system-x86", "busybox-static", "gcc", "libc6-dev")
 SELF_INSTALLS = {"-e .", "-e.", ".", "-e ./", "./"}
@@ -95,10 +99,16 @@ def check(env_path: Path = ROOT / "environment.yml", pyproject_path: Path = ROOT
         problems.append(f"python {py} does not satisfy requires-python {requires_python}")
 
     extras = project.get("optional-dependencies", {})
-    deps = list(project.get("dependencies", [])) + [line for name in EXTRAS for line in extras.get(name, [])]
-    for line in deps:
+    runtime = list(project.get("dependencies", [])) + [line for name in EXTRAS for line in extras.get(name, [])]
+    runtime_names = {canonicalize_name(Requirement(r).name) for r in runtime}
+    for line in extras.get("test", []):
+        name = canonicalize_name(Requirement(line).name)
+        if name in wanted and name not in runtime_names:
+            problems.append(f"test dependency in {env_path.name}: {Requirement(line).name} "
+                            "(keep it in pyproject.toml's [test] extra, out of the students' environment)")
+    for line in runtime:
         req = Requirement(line)
-        if req.marker and py and not req.marker.evaluate({"python_version": py, "extra": "test"}):
+        if req.marker and py and not req.marker.evaluate({"python_version": py, "extra": ""}):
             continue
         name = canonicalize_name(req.name)
         if name not in wanted:

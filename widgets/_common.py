@@ -19,7 +19,8 @@ from workbook.machine import Machine
 
 __all__ = ["ActionRecord", "DEFAULT_MACHINE", "MEM", "block_picker", "block_options", "esc", "first_added_block",
            "make_machine", "notify", "pre", "refresh_block_picker", "run_action",
-           "run_actions", "shell_echo", "qmp_lines", "record_html", "resync", "display_bundle", "size_arg"]
+           "run_actions", "shell_echo", "qmp_lines", "record_html", "resync", "display_bundle", "size_arg",
+           "summary_html"]
 
 MEM = "/sys/devices/system/memory"
 
@@ -41,6 +42,12 @@ def pre(text: str, cls: str = "") -> str:
     """``text`` in a ``<pre>`` block (escaped)."""
     c = f' class="{cls}"' if cls else ""
     return f"<pre{c} style='margin:2px 0;white-space:pre-wrap;word-break:normal;overflow-wrap:break-word'>{esc(text)}</pre>"
+
+
+def summary_html(text: str) -> str:
+    """A figure's text summary, shown under it: what a screen reader reads, and the static site's alt text."""
+    return (f"<p class='figure-summary' role='note' style='font-size:12px;line-height:1.35;color:#333;"
+            f"margin:2px 0 4px 0;max-width:900px'><b>Figure:</b> {esc(text)}</p>")
 
 
 def size_arg(nbytes: int) -> str:

@@ -12,14 +12,14 @@ from typing import Any, Callable
 import numpy as np
 from bokeh.models import (ColumnDataSource, CustomJSHover, CustomJSTickFormatter, HoverTool, LabelSet,
                           LinearColorMapper, Range1d, TapTool)
-from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
-from ipywidgets import HTML, Dropdown, HBox, Layout, VBox
+from ipywidgets import HTML, BoundedIntText, Dropdown, HBox, Layout, VBox
 
 from widgets._bokeh import bokeh_widget
 from jupyter_bokeh.widgets import BokehModel
 
-from widgets._common import MEM, display_bundle, esc, notify
+from widgets import palette
+from widgets._common import MEM, display_bundle, esc, notify, summary_html
 from widgets.pagemap import PageMapView, compact
 from widgets.units import format_bytes
 from workbook.errors import KernelError
@@ -29,9 +29,9 @@ from workbook.memory import MemoryBlock
 __all__ = ["BlockMapView", "COLOR_BY", "block_category"]
 
 COLOR_BY = ("state", "zone", "node")
-_STATE_COLORS = {"online (boot)": "#1b7837", "online": "#5aae61", "going-offline": "#ff7f0e", "offline": "#d9d9d9"}
-_ZONE_COLORS = {"DMA": "#8c6d31", "DMA32": "#bd9e39", "Normal": "#ff7f0e", "Movable": "#1f77b4",
-                "Device": "#9467bd", "offline (no zone)": "#d9d9d9", "none (spans zones)": "#7f7f7f"}
+# Okabe-Ito based, told apart under colour-vision deficiencies (widgets/palette.py, tests/test_palette.py)
+_STATE_COLORS = palette.BLOCK_STATE
+_ZONE_COLORS = palette.BLOCK_ZONE
 
 
 def block_category(b: MemoryBlock, color_by: str) -> str:
@@ -60,11 +60,11 @@ def _tip(category: str) -> str:
 
 def _color(category: str, color_by: str) -> str:
     if color_by == "state":
-        return _STATE_COLORS.get(category, "#e377c2")
+        return _STATE_COLORS.get(category, palette.OKABE_ITO["sky blue"])
     if color_by == "zone":
-        return _ZONE_COLORS.get(category, "#e377c2")
+        return _ZONE_COLORS.get(category, palette.OKABE_ITO["sky blue"])
     nid = int(category.split()[-1])
-    return Category10_10[nid % 10]
+    return palette.NODES[nid % len(palette.NODES)]
 
 
 _HOVER_ID = """
@@ -76,7 +76,6 @@ _HOVER_LOOKUP = """return (value >= 0 && value < names.length) ? names[value] : 
 _ROW_START = """return (tick < 0 || tick % 1 != 0) ? "" : (cols > 0 ? "memory" + (tick * cols) : "");"""
 #: label every cell with its block id when the cells are at least this many pixels wide
 _LABEL_MIN_PX = 22
-_DARK_CELLS = {"#1b7837", "#5aae61", "#8c6d31", "#1f77b4", "#9467bd", "#7f7f7f", "#ff7f0e"}
 
 
 class BlockMapView:
@@ -133,10 +132,18 @@ class BlockMapView:
         self.source.selected.on_change("indices", self._on_indices)
         self.legend = HTML()
         self.details = HTML()
+        self.summary = HTML()
+        # a click's (and the hover's) information without a mouse: type a block number (Tab reaches it)
+        self.goto = BoundedIntText(value=min(machine.blocks, default=0), min=0, max=max(machine.blocks, default=0),
+                                   description="select memory", style={"description_width": "initial"},
+                                   layout=Layout(width="190px"))
+        self.goto.observe(self._on_goto, names="value")
         self.refresh()                      # before wrapping: the widget's first render is current
         self.plot = bokeh_widget(self.fig)
         self.widget = VBox([HBox([self.color_by, self.legend]),
-                            HBox([self.plot, VBox([self.details], layout=Layout(width="330px", min_width="330px"))])])
+                            HBox([self.plot, VBox([self.goto, self.details],
+                                                  layout=Layout(width="330px", min_width="330px"))]),
+                            self.summary])
 
     # ------------------------------------------------------------------------------------------
     @staticmethod
@@ -191,8 +198,8 @@ class BlockMapView:
         self._tables = {"category": cat_names, "state": st_names, "zone": zn_names, "valid_zones": vz_names}
         counts = np.bincount(cat_codes, minlength=len(cat_names)) if len(blocks) else np.zeros(0, int)
         self._counts = {c: int(counts[i]) for i, c in enumerate(cat_names)}
-        palette = [_color(c, cb) for c in cat_names] or ["#d9d9d9"]
-        self.mapper.update(palette=palette, low=-0.5, high=len(palette) - 0.5)
+        colors = [_color(c, cb) for c in cat_names] or [palette.GREY]
+        self.mapper.update(palette=colors, low=-0.5, high=len(colors) - 0.5)
         for k, names in (("state", st_names), ("zone", zn_names), ("valid_zones", vz_names)):
             self.fmt[k].args = {"names": names}
         self.fmt_id.args = {"bs": m.block_size}
@@ -212,8 +219,7 @@ class BlockMapView:
         # every cell named by its block id where there is room; the rows by their first block
         if (self.plot_width - 80) / cols >= _LABEL_MIN_PX and len(ids) <= 1024:
             self.cell_labels.data = {"x": data["x"].tolist(), "y": data["y"].tolist(), "text": [str(i) for i in ids],
-                                     "color": ["white" if palette[c] in _DARK_CELLS else "#222222"
-                                               for c in cat_codes.tolist()]}
+                                     "color": [palette.text_on(colors[c]) for c in cat_codes.tolist()]}
         else:
             self.cell_labels.data = {"x": [], "y": [], "text": [], "color": []}
         if by_id:
@@ -232,10 +238,17 @@ class BlockMapView:
         self.legend.value = (f"<span class='blockmap-legend' data-blocks='{len(ids)}'>"
                              + " ".join(f"<span style='white-space:nowrap;margin-right:8px'"
                                         f"{_tip(cat_names[i])}><span style='display:"
-                                        f"inline-block;width:11px;height:11px;background:{palette[i]};border:1px "
+                                        f"inline-block;width:11px;height:11px;background:{colors[i]};border:1px "
                                         f"solid #888'></span> {esc(cat_names[i])}: {int(counts[i]):,}</span>"
                                         for i in order)
                              + "</span>")
+        self.goto.max = max(ids, default=0)
+        hot = [b.id for b in blocks if not b.boot]
+        self.summary.value = summary_html(
+            f"Block map: {len(ids):,} memory blocks of {bsize} ({m.kernel.label}), one cell each, {cols} per row, "
+            f"coloured by {cb}: " + ", ".join(f"{int(counts[i]):,} {cat_names[i]}" for i in order)
+            + (f". Hot-added: memory{min(hot)} to memory{max(hot)}." if hot else ".")
+            + " Type a block number in 'select memory' to read its files.")
         if self.selected is not None:
             if self.selected in self._row_of:
                 self.source.selected.indices = [self._row_of[self.selected]]
@@ -251,6 +264,11 @@ class BlockMapView:
             return e.errno_name
 
     # ------------------------------------------------------------------------------------------
+    def _on_goto(self, change: dict[str, Any]) -> None:
+        """A block number typed in: select it as a click would (numbers that are no block are ignored)."""
+        if change["new"] in self._row_of and change["new"] != self.selected:
+            self.select(int(change["new"]))
+
     def _on_indices(self, attr: str, old: list[int], new: list[int]) -> None:
         """Tap in the browser (or ``select()``): open the block."""
         if new and 0 <= new[0] < len(self._ids):
@@ -269,6 +287,8 @@ class BlockMapView:
 
     def _select(self, bid: int) -> None:
         self.selected = bid
+        if self.goto.value != bid:
+            self.goto.value = bid
         self._show_details(bid)
         if self.page_map is not None:
             self.page_map.show_block(bid)

@@ -11,6 +11,7 @@ from numbers import Real
 from widgets.units import format_bytes
 from workbook.arch import GiB, KiB, MiB, get_arch
 from workbook.problems import Verdict
+from workbook.problems.answers import NOT_A_NUMBER, parse_int
 
 __all__ = ["CheckResult", "check_memmap_bytes", "check_number"]
 
@@ -22,16 +23,20 @@ CheckResult = Verdict
 
 def check_number(answer: object, expected: int, *, rule: str,
                  mistakes: Mapping[int, str] | None = None) -> CheckResult:
-    """Compare a whole-number ``answer`` with ``expected``; name a known mistake when it matches one."""
+    """Compare a whole-number ``answer`` with ``expected``; name a known mistake when it matches one.
+
+    A string in decimal or hex (``"0x100042"``, ``"1_048_642"``) counts as the number it writes.
+    """
+    known = dict(mistakes or {})
     if answer is None:
-        return CheckResult(False, "not answered yet: replace None with a number", rule)
-    if isinstance(answer, bool) or not isinstance(answer, Real) or answer != int(answer):
-        return CheckResult(False, f"{answer!r} is not a whole number", rule)
-    value = int(answer)
+        return CheckResult(False, "not answered yet: replace None with a number", rule, known)
+    value = parse_int(answer)
+    if value is NOT_A_NUMBER or (not isinstance(answer, (Real, str))):
+        return CheckResult(False, f"{answer!r} is not a whole number", rule, known)
     if value == expected:
-        return CheckResult(True, f"{value:,}")
-    hint = (mistakes or {}).get(value, "that is not it")
-    return CheckResult(False, f"{value:,}: {hint}", rule)
+        return CheckResult(True, f"{value:,}", mistakes=known)
+    hint = known.get(value, "that is not it")
+    return CheckResult(False, f"{value:,}: {hint}", rule, known)
 
 
 def check_memmap_bytes(answer: object, size: int = 1 * GiB, arch: str = "x86_64") -> CheckResult:

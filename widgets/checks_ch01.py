@@ -6,6 +6,7 @@ wrong answer, names the mistake it looks like and the kernel rule it breaks.
 from __future__ import annotations
 
 from widgets.checks import CheckResult, check_number
+from workbook.problems.answers import NOT_A_NUMBER, parse_int
 from workbook.arch import get_arch
 from workbook.problems.vmemmap import pfn_to_page, vmemmap_base
 
@@ -15,11 +16,12 @@ __all__ = ["check_pfn", "check_struct_page_address", "in_hex"]
 def in_hex(result: CheckResult, answer: object, expected: int) -> CheckResult:
     """``result`` with the numbers written in hex, as addresses and pfns are usually written."""
     if result.ok:
-        return CheckResult(True, f"{expected:#x}")
-    if isinstance(answer, int) and not isinstance(answer, bool) and answer >= 0:
-        head = f"{answer:,}"
+        return CheckResult(True, f"{expected:#x}", mistakes=result.mistakes)
+    value = parse_int(answer)
+    if value is not NOT_A_NUMBER and value >= 0:
+        head = f"{value:,}"
         if result.message.startswith(head):
-            return CheckResult(False, f"{answer:#x}" + result.message[len(head):], result.rule)
+            return CheckResult(False, f"{value:#x}" + result.message[len(head):], result.rule, result.mistakes)
     return result
 
 

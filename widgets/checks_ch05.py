@@ -77,4 +77,5 @@ def check_kpageflags_word(answer: object, kernel: str = "6.1", pfn: int = 0x1000
             "only VmemmapSelfHosted from 6.11 (the model's 6.12)")
     result = check_number(answer, expected, mistakes=mistakes, rule=rule)
     result = in_hex(result, answer, expected)
-    return CheckResult(True, f"{expected:#x} = {kpf_names(expected)}") if result.ok else result
+    return (CheckResult(True, f"{expected:#x} = {kpf_names(expected)}", mistakes=result.mistakes) if result.ok
+            else result)

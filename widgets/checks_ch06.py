@@ -74,22 +74,29 @@ def check_online_zone(answer: object, kernel: str = "6.12", first: str | None = 
     expected = m.blocks[b1].zone.name
     rule = ("default_zone_for_pfn() (contig-zones): the zone the block's range already intersects; if none (or "
             "both), ZONE_MOVABLE only with movable_node, else the kernel zone. valid_zones lists it first")
+    other = "Normal" if expected == "Movable" else "Movable"
+    if other == "Movable" and first == "online_movable":
+        other_hint = (f"memory{b1} does not intersect ZONE_MOVABLE: the zone spans only memory{b0}'s pfns, "
+                      f"and zone_intersects() needs an overlap (valid_zones of memory{b1} read: {valid})")
+    else:
+        other_hint = f"valid_zones of memory{b1} read {valid}: plain online takes the first entry"
+    known = {other: other_hint}
     if answer is None:
-        return CheckResult(False, "not answered yet: replace None with a zone name such as \"Movable\"", rule)
+        return CheckResult(False, "not answered yet: replace None with a zone name such as \"Movable\"", rule, known)
     if not isinstance(answer, str):
-        return CheckResult(False, f"{answer!r}: answer with the zone's name, a string", rule)
+        return CheckResult(False, f"{answer!r}: answer with the zone's name, a string", rule, known)
     if answer.strip() == expected:
-        return CheckResult(True, f"{expected} (valid_zones read: {valid})")
+        return CheckResult(True, f"{expected} (valid_zones read: {valid})", mistakes=known)
     name = answer.strip()
     if name.upper().startswith("ZONE_"):
         name = name[len("ZONE_"):]
     if name.lower() == expected.lower():
         # ZONE_NORMAL, normal: the right zone; say how valid_zones and /proc/zoneinfo spell it
         return CheckResult(True, f"{expected} (valid_zones read: {valid}; sysfs and /proc/zoneinfo write "
-                                 f"{expected!r}, the source ZONE_{expected.upper()})")
+                                 f"{expected!r}, the source ZONE_{expected.upper()})", mistakes=known)
     if answer.strip() == "Movable" and first == "online_movable":
         hint = (f"memory{b1} does not intersect ZONE_MOVABLE: the zone spans only memory{b0}'s pfns, "
                 f"and zone_intersects() needs an overlap (valid_zones of memory{b1} read: {valid})")
     else:
         hint = f"valid_zones of memory{b1} read {valid}: plain online takes the first entry"
-    return CheckResult(False, f"{answer!r}: {hint}", rule)
+    return CheckResult(False, f"{answer!r}: {hint}", rule, known)

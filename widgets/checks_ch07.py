@@ -31,21 +31,6 @@ def check_offline_errno(answer: object, kernel: str = "6.12", online: str = "onl
     rule = ("offline_pages(): start_isolate_page_range() -> has_unmovable_pages() fails with EBUSY on an unmovable "
             "page in [buddy_start_pfn, end_pfn); a node's first kernel-zone memory gets the kernel's own "
             "allocations at once")
-    if answer is None:
-        return CheckResult(False, 'not answered yet: replace None with "ok" or an errno name such as "EINVAL"', rule)
-    if isinstance(answer, int) and not isinstance(answer, bool):
-        answer = "ok" if answer == 0 else _errno.errorcode.get(abs(answer), str(answer))
-    if not isinstance(answer, str):
-        return CheckResult(False, f"{answer!r}: answer \"ok\" or an errno name", rule)
-    got = answer.strip()
-    if got.lstrip("-").upper() in _errno.errorcode.values():
-        got = got.lstrip("-").upper()           # "ebusy", "-EBUSY": the errno's name
-    elif got.lower() == "ok":
-        got = "ok"
-    if got == expected:
-        if expected == "ok":
-            return CheckResult(True, "ok: the block went offline")
-        return CheckResult(True, f"{expected} ({os.strerror(getattr(_errno, expected))})")
     hints = {
         "ok": "the block is in a kernel zone and already holds the kernel's first allocations on node 1: "
               "unmovable pages, so isolation fails",
@@ -56,7 +41,24 @@ def check_offline_errno(answer: object, kernel: str = "6.12", online: str = "onl
         "EBUSY": "nothing unmovable is in the block's buddy part: ZONE_MOVABLE holds only movable pages, and the "
                  "vmemmap pages are not in the range offline_pages() checks",
     }
-    return CheckResult(False, f"{got!r}: {hints.get(got, 'that is not it')}", rule)
+    hints.pop(expected, None)
+    if answer is None:
+        return CheckResult(False, 'not answered yet: replace None with "ok" or an errno name such as "EINVAL"', rule,
+                           hints)
+    if isinstance(answer, int) and not isinstance(answer, bool):
+        answer = "ok" if answer == 0 else _errno.errorcode.get(abs(answer), str(answer))
+    if not isinstance(answer, str):
+        return CheckResult(False, f"{answer!r}: answer \"ok\" or an errno name", rule, hints)
+    got = answer.strip()
+    if got.lstrip("-").upper() in _errno.errorcode.values():
+        got = got.lstrip("-").upper()           # "ebusy", "-EBUSY": the errno's name
+    elif got.lower() == "ok":
+        got = "ok"
+    if got == expected:
+        if expected == "ok":
+            return CheckResult(True, "ok: the block went offline", mistakes=hints)
+        return CheckResult(True, f"{expected} ({os.strerror(getattr(_errno, expected))})", mistakes=hints)
+    return CheckResult(False, f"{got!r}: {hints.get(got, 'that is not it')}", rule, hints)
 
 
 def check_offline_log_start(answer: object, kernel: str = "6.1", size: int = 1 * GiB, block: int = 33) -> CheckResult:

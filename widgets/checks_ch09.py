@@ -69,11 +69,6 @@ def check_remove_errno(answer: object, kernel: str = "6.1", start: int = 4 * GiB
     rule = ("try_remove_memory(): every block offline, else EBUSY; 5.13-6.7 refuse a range with self-hosted memmap "
             "unless it is exactly one memory block (EINVAL, \"wrong granularity\"); 6.8+ remove block by block, "
             "each with its own altmap")
-    if answer is None:
-        return CheckResult(False, "not answered yet: an errno name such as 'EBUSY', or 'ok'", rule)
-    got = _errno_of(answer)
-    if got == expected:
-        return CheckResult(True, name)
     hints = {
         _errno.EBUSY: "EBUSY is for blocks that are still online; both blocks are offline",
         _errno.EINVAL: ("Linux 6.8+ keeps an altmap per block and removes the range block by block"
@@ -82,7 +77,13 @@ def check_remove_errno(answer: object, kernel: str = "6.1", start: int = 4 * GiB
             "rebuilt from the block's nr_vmemmap_pages (5.13-6.5) or taken from mem->altmap (6.6-6.7), for "
             "exactly one block"),
     }
-    return CheckResult(False, f"{answer!r}: {hints.get(got, 'that is not it')}", rule)
+    known = {("ok" if k == 0 else _errno.errorcode[k]): v for k, v in hints.items() if k != expected}
+    if answer is None:
+        return CheckResult(False, "not answered yet: an errno name such as 'EBUSY', or 'ok'", rule, known)
+    got = _errno_of(answer)
+    if got == expected:
+        return CheckResult(True, name, mistakes=known)
+    return CheckResult(False, f"{answer!r}: {hints.get(got, 'that is not it')}", rule, known)
 
 
 def check_failed_block(answer: object, online_types: Sequence[str] = ("online_movable", "online_kernel",
@@ -90,12 +91,19 @@ def check_failed_block(answer: object, online_types: Sequence[str] = ("online_mo
                        kernel: str = "6.12") -> CheckResult:
     """Check "device_del of a DIMM whose blocks are ``online_types``: which block is named in 'Offline failed.'?"."""
     expected = eject_outcome(kernel, online_types)
+    names = {f"memory{32 + i}": t for i, t in enumerate(online_types)}
+    known = {name: _failed_block_hint(name, expected, names) for name in ["deleted", *names] if name != expected}
     if answer is None:
-        return CheckResult(False, "not answered yet: a block name such as 'memory33', or 'deleted'", EJECT_RULE)
+        return CheckResult(False, "not answered yet: a block name such as 'memory33', or 'deleted'", EJECT_RULE,
+                           known)
     got = f"memory{answer}" if isinstance(answer, int) and not isinstance(answer, bool) else str(answer).strip()
     if got == expected:
-        return CheckResult(True, expected)
-    names = {f"memory{32 + i}": t for i, t in enumerate(online_types)}
+        return CheckResult(True, expected, mistakes=known)
+    return CheckResult(False, f"{answer!r}: {_failed_block_hint(got, expected, names)}", EJECT_RULE, known)
+
+
+def _failed_block_hint(got: str, expected: str, names: dict[str, str]) -> str:
+    """What answering ``got`` instead of ``expected`` shows was misunderstood."""
     if got == "deleted":
         hint = (f"{expected} is in ZONE_NORMAL and holds the kernel's first allocations on node 1: it cannot be "
                 "offlined, so the eject never completes")
@@ -106,4 +114,4 @@ def check_failed_block(answer: object, online_types: Sequence[str] = ("online_mo
         hint = "that block is in ZONE_MOVABLE: its pages migrate to node 0, and it offlines"
     else:
         hint = "that is not it"
-    return CheckResult(False, f"{answer!r}: {hint}", EJECT_RULE)
+    return hint

@@ -24,7 +24,7 @@ def _field(text: str, pattern: str) -> int:
 def _with_capture(result: CheckResult, real: int, how: str = "the real kernel printed") -> CheckResult:
     """Add what the real kernel printed to a right answer."""
     if result.ok:
-        return CheckResult(True, f"{result.message} ({how} {real:,})")
+        return CheckResult(True, f"{result.message} ({how} {real:,})", mistakes=result.mistakes)
     return result
 
 

@@ -28,16 +28,18 @@ def check_first_self_hosting_kernel(answer: object, size: int = 512 * MiB) -> Ch
     rule = ("5.13-6.7: mhp_supports_memmap_on_memory() requires size == memory_block_size_bytes(), so a "
             "multi-block add takes its memmap from other memory; 6.8: create_altmaps_and_memory_blocks() gives "
             "every block of an add its own altmap")
-    if answer is None:
-        return CheckResult(False, "not answered yet: a version string such as '6.1'", rule)
-    got = str(answer).strip()
-    if got == expected:
-        return CheckResult(True, expected)
     hints = {"5.13": "5.13 merged the feature, for exactly one memory block per add",
              "6.1": "6.1 still needs size == memory_block_size_bytes()",
              "6.6": "6.6 added memmap_on_memory=force (pageblock padding), not multi-block adds",
              "6.12": "6.12 does it, but it is not the first"}
-    return CheckResult(False, f"{answer!r}: {hints.get(got, 'that is not one of the kernels listed')}", rule)
+    hints.pop(expected, None)
+    if answer is None:
+        return CheckResult(False, "not answered yet: a version string such as '6.1'", rule, hints)
+    got = str(answer).strip()
+    if got == expected:
+        return CheckResult(True, expected, mistakes=hints)
+    return CheckResult(False, f"{answer!r}: {hints.get(got, 'that is not one of the kernels listed')}", rule,
+                       hints)
 
 
 def check_force_waste(answer: object, arch: str = "ppc64-radix-64k", kernel: str = "6.12") -> CheckResult:

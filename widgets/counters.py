@@ -15,14 +15,14 @@ from ipywidgets import HTML, HBox, Layout, ToggleButtons, VBox
 from widgets._bokeh import bokeh_widget
 from jupyter_bokeh.widgets import BokehModel
 
-from widgets._common import display_bundle, pre
+from widgets import palette
+from widgets._common import display_bundle, pre, summary_html
 from workbook.machine import Machine
 
 __all__ = ["CountersView", "METRICS", "parse_zoneinfo", "zone_stanza"]
 
 METRICS = ("spanned", "present", "managed", "free")
-_METRIC_COLORS = {"spanned": "#c7c7c7", "present": "#9ecae1", "managed": "#3182bd", "free": "#31a354"}
-_DARK = {"managed", "free"}             # bars dark enough for a white value label
+_METRIC_COLORS = palette.COUNTERS          # Okabe-Ito based, told apart under colour-vision deficiencies
 _SECTION = re.compile(r"^Node (\d+), zone\s+(\w+)$", re.M)
 
 
@@ -89,9 +89,10 @@ class CountersView:
         self.which.observe(lambda _c: self.refresh(), names="value")
         self.zoneinfo = HTML(layout=Layout(max_height="360px", overflow="auto", width="420px"))
         self.numactl = HTML(layout=Layout(width="300px"))
+        self.summary = HTML()
         self.refresh()                      # before wrapping: the widget's first render is current
         self.plot = bokeh_widget(self.fig)
-        self.widget = VBox([self.which, self.plot,
+        self.widget = VBox([self.which, self.plot, self.summary,
                             HBox([VBox([HTML("<b>/proc/zoneinfo</b>"), self.zoneinfo]),
                                   VBox([HTML("<b>numactl -H</b>"), self.numactl])])])
 
@@ -146,13 +147,17 @@ class CountersView:
             inside = v >= 0.6 * top                  # room inside the bar for "65,536 (+32,768)"
             label_y.append(v - 0.02 * top if inside else v + 0.02 * top)
             label_align.append("right" if inside else "left")
-            label_color.append("white" if inside and k in _DARK else "#222222")
+            label_color.append(palette.text_on(_METRIC_COLORS[k]) if inside else "#222222")
         self.fig.x_range.factors = xs
         self.fig.y_range.update(start=0, end=top * 1.3)
         self.source.data = {"x": xs, "pages": pages, "metric": metrics, "color": colors, "mib": mib,
                             "label": labels, "label_y": label_y, "label_color": label_color,
                             "label_align": label_align, "change": change}
         self.fig.title.text = f"zones ({self.m.kernel.label}): spanned / present / managed / free pages"
+        self.summary.value = summary_html(
+            f"Zone counters ({self.m.kernel.label}), bars of spanned, present, managed and free pages per zone: "
+            + "; ".join(f"node {r['node']} {r['zone']}: " + ", ".join(f"{k} {r[k]:,}" for k in METRICS)
+                        for r in shown) + ".")
         stanzas = "\n".join(zone_stanza(r["text"]) for r in shown)
         if self.which.value == "all" or note:
             full = text

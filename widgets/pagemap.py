@@ -13,29 +13,31 @@ import numpy as np
 from bokeh.models import (ColumnDataSource, CustomJSHover, CustomJSTickFormatter, HoverTool, LabelSet, Range1d,
                           Title)
 from bokeh.plotting import figure
-from ipywidgets import HTML, Dropdown, HBox, Layout, VBox
+from ipywidgets import HTML, BoundedIntText, Dropdown, HBox, Layout, VBox
 
 from widgets._bokeh import bokeh_widget
 from jupyter_bokeh.widgets import BokehModel
 
-from widgets._common import block_options, block_picker, display_bundle, esc, refresh_block_picker
+from widgets import palette
+from widgets._common import block_options, block_picker, display_bundle, esc, refresh_block_picker, summary_html
 from widgets.units import format_bytes
 from workbook.machine import Machine
 from workbook.memory import MemoryBlock
 from workbook.pagemap import MIGRATE_ISOLATE, MIGRATETYPE_NAMES, PageKind, kpf_names
 
 __all__ = ["LEGEND_WIDTH", "PageMapView", "STATE_KEYS", "classify", "free_colors", "grid_width", "legend_rows", "rgba",
-           "selfhosted_label"]
+           "selfhosted_label", "swatch"]
 
 # the legend's classes (uint8 codes); free blocks get one code per order from FREE0 on
 OFFLINE, BOOT, SELFHOSTED, PCP, MOVABLE, UNMOVABLE, ISOLATED, FREE0 = range(8)
 STATE_KEYS = ("offline", "boot", "selfhosted", "pcp", "movable", "unmovable", "isolated", "free")
-_BASE_COLORS = ("#d9d9d9", "#8c6d31", "#d62728", "#17becf", "#1f77b4", "#ff7f0e", "#9467bd")
-# free blocks by order: MAX_PAGE_ORDER pale, MAX_PAGE_ORDER - 1 clearly darker, then a dark ramp down to order 0
-_FREE_MAX, _FREE_MAX_1 = "#c7e9c0", "#6fbf73"
-_FREE_SMALL, _FREE_MID = (0x00, 0x3d, 0x18), (0x2e, 0x8b, 0x45)   # order 0 .. MAX_PAGE_ORDER - 2
+# Okabe-Ito based (widgets/palette.py): told apart under protanopia, deuteranopia and tritanopia
+_BASE_COLORS = tuple(palette.PAGEMAP[k] for k in STATE_KEYS[:-1])
 _PAD = 255                                                         # code of the cells past the block
-_SELFHOSTED_TEXT = "#a50f15"                                       # the self-hosted memmap's name above the map
+_SELFHOSTED_TEXT = "#8F3F00"                                       # the self-hosted memmap's name above the map
+#: the memmap's second cue, beside its colour: hatched and outlined on the map, hatched in the legend
+_HATCH = "/"
+_HATCH_CSS = ("repeating-linear-gradient(135deg, rgba(0,0,0,0.55) 0 1.5px, transparent 1.5px 4px), ")
 LEGEND_WIDTH = "300px"                                             # the legend column (counts never wrap)
 _LINE_PX = 15                                                      # one label line in the band above the map
 _MIN_ROW_PX, _MIN_MAP_PX, _MAX_MAP_PX = 6, 300, 600                # rows are at least 6 px tall where they fit
@@ -86,12 +88,14 @@ def _hex(c: str) -> tuple[int, int, int]:
 
 def free_colors(max_order: int) -> list[str]:
     """Colour of a free block of each order 0..max_order: the largest pale, the next one clearly darker, then darker."""
-    ramp = []
-    for o in range(max_order - 1):
-        t = o / max(max_order - 2, 1)
-        r, g, b = (round(a + (z - a) * t) for a, z in zip(_FREE_SMALL, _FREE_MID))
-        ramp.append(f"#{r:02x}{g:02x}{b:02x}")
-    return (ramp + [_FREE_MAX_1, _FREE_MAX])[-(max_order + 1):]
+    return palette.free_ramp(max_order)
+
+
+def swatch(color: str, size: int = 12, hatched: bool = False) -> str:
+    """A legend swatch: a square of ``color``, hatched for the self-hosted memmap (its second cue)."""
+    pattern = _HATCH_CSS if hatched else ""
+    return (f"<span style='display:inline-block;width:{size}px;height:{size}px;background:{pattern}{color};"
+            f"border:1px solid {'#000' if hatched else '#888'}'></span>")
 
 
 def _colors(max_order: int) -> list[str]:
@@ -156,8 +160,7 @@ def legend_rows(m: Machine, colors: list[str], columns: list[tuple[dict[str, int
         one = f" data-count='{ns[0]}'" if len(ns) == 1 else ""
         dim = "" if any(ns) else "color:#999;"
         rows.append(f"<tr style='{dim}' data-key='{key}'{one} title='{esc(_detail(i, m))}'>"
-                    f"<td style='width:16px'><span style='display:inline-block;width:12px;height:12px;"
-                    f"background:{color};border:1px solid #888'></span></td>"
+                    f"<td style='width:16px'>{swatch(color, hatched=i == SELFHOSTED)}</td>"
                     f"<td style='white-space:nowrap'>{esc(label)}</td>"
                     + "".join(f"<td style='text-align:right' data-count='{n}'>{n:,}</td>" for n in ns) + "</tr>")
         if i == FREE0:
@@ -168,8 +171,7 @@ def legend_rows(m: Machine, colors: list[str], columns: list[tuple[dict[str, int
                 blocks = ", ".join(f"{k // (1 << o):,}" for k in ks)
                 rows.append(f"<tr data-key='free-order-{o}'{one} title='{blocks} free block(s) of order {o} "
                             f"({1 << o} pfns each)'><td></td><td style='white-space:nowrap;padding-left:8px'>"
-                            f"<span style='display:inline-block;width:10px;height:10px;border:1px solid #888;"
-                            f"background:{colors[FREE0 + o]}'></span> order {o}: {blocks} block(s)</td>"
+                            f"{swatch(colors[FREE0 + o], 10)} order {o}: {blocks} block(s)</td>"
                             + "".join(f"<td style='text-align:right'>{k:,}</td>" for k in ks) + "</tr>")
     return compact("".join(rows))
 
@@ -204,11 +206,16 @@ class PageMapView:
         self.marks = ColumnDataSource(data={"x0": [], "y0": [], "x1": [], "y1": [], "color": []})
         self.labels = ColumnDataSource(data={"x": [], "y": [], "yo": [], "text": []})
         self.callout = ColumnDataSource(data={"x": [], "y": [], "color": [], "text": []})
+        self.memmap_area = ColumnDataSource(data={"left": [], "right": [], "top": [], "bottom": []})
         self.min_band_lines = 0             # label lines above the map at least (aligns page maps side by side)
         self.fig = figure(width=plot_width, height=200, x_range=Range1d(0, self.width), y_range=Range1d(1, 0),
                           tools="pan,wheel_zoom,box_zoom,reset", toolbar_location="right",
                           x_axis_label="pfn offset in row", y_axis_label="row", match_aspect=False)
         self.image = self.fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=self.source)
+        # the self-hosted memmap's second cue: hatched and outlined in black over its colour
+        self.fig.quad(left="left", right="right", top="top", bottom="bottom", source=self.memmap_area,
+                      fill_alpha=0, hatch_pattern=_HATCH, hatch_color="black", hatch_alpha=0.55, hatch_scale=6,
+                      line_color="black", line_width=1.5)
         self.fig.segment("x0", "y0", "x1", "y1", source=self.lines, line_color="black", line_alpha=0.25,
                          line_width=1)
         # the altmap / vmemmap boundaries: dashed, just below the boundary so they never cover the memmap
@@ -235,17 +242,24 @@ class PageMapView:
         self.legend = HTML(layout=Layout(width=LEGEND_WIDTH))
         self.stats = HTML()
         self.altmap = HTML()
+        self.summary = HTML()
+        # what the hover shows, for any pfn, without a mouse: type an offset (Tab reaches it)
+        self.inspect = BoundedIntText(value=0, min=0, max=0, description="inspect pfn +",
+                                      style={"description_width": "initial"}, layout=Layout(width="190px"))
+        self.inspected = HTML()
+        self.inspect.observe(lambda _: self._inspect(), names="value")
         self.picker = block_picker(machine, self.block_id, "memory block") if picker else None
         if self.picker is not None:
             self.picker.observe(self._on_pick, names="value")
         self.refresh()                      # before wrapping: the widget's first render is current
         self.plot = bokeh_widget(self.fig)
         top = [self.picker, self.stats] if self.picker is not None else [self.stats]
+        inspector = HBox([self.inspect, self.inspected])
         if legend:
             side = VBox([self.legend, self.altmap], layout=Layout(width=LEGEND_WIDTH, min_width=LEGEND_WIDTH))
-            self.widget = VBox([HBox(top), HBox([self.plot, side])])
+            self.widget = VBox([HBox(top), HBox([self.plot, side]), self.summary, inspector])
         else:
-            self.widget = VBox([HBox(top), self.plot, self.altmap])
+            self.widget = VBox([HBox(top), self.plot, self.altmap, self.summary, inspector])
 
     # ------------------------------------------------------------------------------------------
     def _on_pick(self, change: dict[str, Any]) -> None:
@@ -317,6 +331,10 @@ class PageMapView:
             self.stats.value = (f"<span class='pagemap-stats' data-block='{self.block_id}' data-selfhosted='0'>"
                                 f"memory{self.block_id} does not exist</span>")
             self.legend.value = self.altmap.value = ""
+            self.summary.value = summary_html(f"Page map: memory{self.block_id} does not exist (removed).")
+            self.inspect.max = 0
+            self.inspected.value = ""
+            self.memmap_area.data = {"left": [], "right": [], "top": [], "bottom": []}
             self.lines.data = {"x0": [], "y0": [], "x1": [], "y1": []}
             self.marks.data = {"x0": [], "y0": [], "x1": [], "y1": [], "color": []}
             self.labels.data = {"x": [], "y": [], "yo": [], "text": []}
@@ -365,6 +383,10 @@ class PageMapView:
         zone = b.zone.name if b.zone is not None else "no zone"
         self.fig.title.text = f"{self.title_prefix}memory{b.id}: node {b.nid}, {b.state_name()}, {zone}"
         self._draw_legend(b)
+        self._kinds, self._words = cls, None
+        self.inspect.max = nr - 1
+        self.summary.value = summary_html(self.describe())
+        self._inspect()
 
     # ------------------------------------------------------------------------------------------
     def _class_label(self, i: int) -> str:
@@ -392,6 +414,44 @@ class PageMapView:
             labels.append(name)
             kpf.append(f"{kpf_names(word)} ({word:#x})")
         return labels, kpf
+
+    def describe(self) -> str:
+        """The figure in words: what the map shows, the memmap first, then every class present (its alt text)."""
+        b = self.block
+        if b is None:
+            return f"Page map: memory{self.block_id} does not exist (removed)."
+        c, a = self._counts, self.m.arch
+        zone = b.zone.name if b.zone is not None else "no zone"
+        parts = [f"Page map of memory{b.id} ({self.m.kernel.label}, node {b.nid}, {b.state_name()}, {zone}): "
+                 f"{b.nr_pages:,} pfns from {b.start_pfn:#x}, {self.width} per row."]
+        sh = c.get("selfhosted", 0)
+        if sh:
+            parts.append(f"The first {sh:,} pfns ({format_bytes(sh * a.page_size)}) are the block's self-hosted "
+                         f"memmap, hatched: {selfhosted_label(self.m)}.")
+        elif b.vmemmap_pages:
+            parts.append(f"The first {b.vmemmap_pages:,} pfns hold the block's memmap.")
+        rest = [f"{c[k]:,} {_SHORT[STATE_KEYS.index(k) if k != 'free' else FREE0]}"
+                for k in STATE_KEYS if k != "selfhosted" and c.get(k)]
+        if rest:
+            parts.append("Then " + ", ".join(rest) + ".")
+        if self._free_orders:
+            big = max(self._free_orders)
+            parts.append(f"The largest free blocks are order {big} ({self._free_orders[big]:,} pfns).")
+        return " ".join(parts)
+
+    def _inspect(self) -> None:
+        """What the hover says about pfn ``start_pfn + inspect.value``, as text."""
+        b = self.block
+        if b is None:
+            return
+        i = min(int(self.inspect.value), b.nr_pages - 1)
+        pfn = b.start_pfn + i
+        ci = int(self._kinds[i])
+        word = int(self.m.kpageflags(pfn, 1)[0])
+        state = self._class_label(ci) if ci in (OFFLINE, BOOT) or ci >= FREE0 else _detail(ci, self.m)
+        self.inspected.value = (f"<span class='pagemap-inspect' data-pfn='{pfn}' style='font-size:12px'>pfn {pfn:#x} "
+                                f"(+{i}), phys {pfn * self.m.arch.page_size:#x}: {esc(state)}; kpageflags "
+                                f"{esc(kpf_names(word))} ({word:#x})</span>")
 
     def _segments(self, p: int, rows: int, dy: float = 0.0) -> list[tuple[float, float, float, float]]:
         """Line segments separating pfn offsets ``< p`` from ``>= p`` in the grid (moved ``dy`` rows down)."""
@@ -458,11 +518,15 @@ class PageMapView:
         self.marks.data = {**self._columns([s for s, _ in segs]), "color": [c for _, c in segs]}
         self.labels.data = {"x": [28 * x_px] * len(marks), "y": line_y, "yo": [0] * len(marks),
                             "text": [t for _, t in marks]}
+        full, part = divmod(selfhosted, W)
+        quads = ([(0, W, 0, full)] if full else []) + ([(0, part, full, full + 1)] if part else [])
+        self.memmap_area.data = {"left": [q[0] for q in quads], "right": [q[1] for q in quads],
+                                 "top": [q[2] for q in quads], "bottom": [q[3] for q in quads]}
         if selfhosted:
             n = selfhosted
             flag = "PageReserved" if self.m.kernel.selfhosted_reserved else "not PageReserved"
             self.callout.data = {"x": [0], "y": [0], "color": [_SELFHOSTED_TEXT], "text": [
-                f"\u25bc self-hosted memmap: {n:,} pfns ({format_bytes(n * a.page_size)}), {flag}"]}
+                f"\u25bc self-hosted memmap (hatched): {n:,} pfns ({format_bytes(n * a.page_size)}), {flag}"]}
         else:
             v = b.vmemmap_pages
             text = (f"{b.state_name()}: the first {v:,} pfns already hold the block's memmap" if v

@@ -10,10 +10,11 @@ from typing import Any
 
 from bokeh.models import ColumnDataSource, LabelSet, Range1d
 from bokeh.plotting import figure
-from ipywidgets import Dropdown, HBox, Label, Layout, SelectionSlider, VBox
+from ipywidgets import HTML, Dropdown, HBox, Label, Layout, SelectionSlider, VBox
 
 from widgets._bokeh import bokeh_widget
-from widgets._common import display_bundle
+from widgets import palette
+from widgets._common import display_bundle, summary_html
 from widgets.units import format_bytes
 from workbook.arch import ARCHES, GiB, MiB, ArchProfile, get_arch
 
@@ -52,10 +53,11 @@ class MemmapCost:
         self.unit = Label()
         self.summary = Label()
         self.per_block = Label()
+        self.figure_summary = HTML()
         self.source = ColumnDataSource(data={
             "what": ["hot-added memory", "memmap (struct pages)"],
             "mib": [1.0, 1.0], "bottom": [_BAR_FLOOR_MIB] * 2,
-            "text": ["", ""], "color": ["#4c72b0", "#dd8452"],
+            "text": ["", ""], "color": list(palette.START),
         })
         self.fig = figure(x_range=list(self.source.data["what"]), y_axis_type="log",
                           y_range=Range1d(_BAR_FLOOR_MIB, 10.0), width=560, height=320,
@@ -67,7 +69,8 @@ class MemmapCost:
         self._switching_arch = False
         self._redraw()                      # before wrapping: the widget's first render is current
         self.plot = bokeh_widget(self.fig)
-        self.view = VBox([HBox([self.arch, self.size, self.unit]), self.summary, self.per_block, self.plot])
+        self.view = VBox([HBox([self.arch, self.size, self.unit]), self.summary, self.per_block, self.plot,
+                          self.figure_summary])
         self.arch.observe(self._on_arch, names="value")
         self.size.observe(self._on_size, names="value")
 
@@ -114,6 +117,9 @@ class MemmapCost:
             f"= {arch.memmap_pages(nr_pages):,} pages ({memmap / size:.2%} of the range)"
         )
         self.unit.value = f"(whole {format_bytes(block)} memory blocks)"
+        self.figure_summary.value = summary_html(
+            f"Two bars on a log scale, {arch.name}: {format_bytes(size)} of hot-added memory and the "
+            f"{format_bytes(memmap)} of memmap that describes it ({memmap / size:.2%}, 1/{size // memmap}).")
         self.per_block.value = (
             f"per {format_bytes(block)} memory block: {format_bytes(arch.memmap_bytes(block_pages))} "
             f"of memmap = {arch.memmap_pages(block_pages):,} pages"

@@ -13,12 +13,14 @@ from typing import Any, Sequence
 import numpy as np
 from bokeh.models import ColumnDataSource, CustomJSHover, HoverTool, Range1d, Title
 from bokeh.plotting import figure
-from ipywidgets import HTML, Button, Dropdown, HBox, IntSlider, Layout, Play, VBox, jslink
+from ipywidgets import HTML, BoundedIntText, Button, Dropdown, HBox, IntSlider, Layout, Play, VBox, jslink
 
 from widgets._bokeh import bokeh_widget
 from jupyter_bokeh.widgets import BokehModel
 
-from widgets._common import Action, display_bundle, esc, first_added_block, make_machine, resync, run_actions
+from widgets import palette
+from widgets._common import (Action, display_bundle, esc, first_added_block, make_machine, resync, run_actions,
+                             summary_html)
 from widgets.pagemap import compact, grid_width, rgba
 from widgets.units import format_bytes
 from workbook.machine import Machine
@@ -26,10 +28,10 @@ from workbook.walkers import REASONS, WALKERS, WalkResult, walk
 
 __all__ = ["DOWNWARDS", "Lane", "WalkerAnimation", "REASON_COLORS"]
 
-#: One colour per walkers.REASONS entry (visited first).  "visited" has a colour of its own (no page map
-#: uses it); the reasons reuse the page map's palette: red = the memmap, orange = unmovable,
-#: light green = free (PageBuddy), grey = offline, brown = boot memory.
-REASON_COLORS = ("#e6ab02", "#d9d9d9", "#d62728", "#ff9896", "#ff7f0e", "#a1d99b", "#c5b0d5", "#8c6d31")
+#: One colour per walkers.REASONS entry (visited first), Okabe-Ito based (widgets/palette.py).  "visited" has
+#: a colour of its own (sky blue, no page map uses it); the reasons reuse the page map's colours:
+#: vermillion = the memmap, orange = unmovable, pale blue = free (PageBuddy), grey = offline, brown = boot.
+REASON_COLORS = palette.WALKER
 _PENDING = "#ffffff"            # not walked yet: white
 #: Walkers that run from the end of the range downwards (compaction's free scanner).
 DOWNWARDS = frozenset({"compaction-free"})
@@ -81,6 +83,12 @@ class _LanePanel:
                                      tooltips=[("pfn", "@reason{pfn}"), ("walker", "@reason{why}")],
                                      formatters={"@reason": self.fmt}))
         self.legend = HTML()
+        self.summary = HTML()
+        # the hover's answer for any pfn, without a mouse (Tab reaches it)
+        self.inspect = BoundedIntText(value=0, min=0, max=0, description="inspect pfn +",
+                                      style={"description_width": "initial"}, layout=Layout(width="190px"))
+        self.inspected = HTML()
+        self.inspect.observe(lambda _: self._inspect(), names="value")
         self.plot: BokehModel | None = None
         self.widget: VBox | None = None
         self._rgba = rgba(list(REASON_COLORS))
@@ -89,8 +97,18 @@ class _LanePanel:
         """The lane's widget; the figure is wrapped after the first draw so its first render is current."""
         if self.widget is None:
             self.plot = bokeh_widget(self.fig)
-            self.widget = VBox([self.plot, self.legend])
+            self.widget = VBox([self.plot, self.legend, self.summary, HBox([self.inspect, self.inspected])])
         return self.widget
+
+    def _inspect(self) -> None:
+        """What the hover says about one pfn, as text."""
+        if self.result is None or not self.nr:
+            self.inspected.value = ""
+            return
+        i = min(int(self.inspect.value), self.nr - 1)
+        pfn = self.result.start_pfn + i
+        self.inspected.value = (f"<span class='walker-inspect' style='font-size:12px'>pfn {pfn:#x} (+{i}): "
+                                f"{esc(REASONS[int(self.result.reason[i])])}</span>")
 
     def compute(self) -> None:
         """Run the walker over the whole block (the kernel function's decision for every pfn)."""
@@ -165,6 +183,14 @@ class _LanePanel:
                              f"data-visited='{counts.get(REASONS[0], 0)}'>walked {pos:,} of {self.nr:,} pfns"
                              f"{' (from the end)' if self.downwards else ''}"
                              "<table style='font-size:12px'>" + compact("".join(lines)) + "</table></div>")
+        b = self.lane.machine.blocks.get(self.lane.block_id)
+        where = f"memory{b.id} ({b.state_name()}, {self.lane.machine.kernel.label})" if b is not None else "no block"
+        self.summary.value = summary_html(
+            f"Walker {self.lane.walker} over {where}: {pos:,} of {self.nr:,} pfns walked"
+            f"{' from the end' if self.downwards else ''}; "
+            + (", ".join(f"{n:,} {name}" for name, n in counts.items()) or "nothing yet") + ".")
+        self.inspect.max = max(self.nr - 1, 0)
+        self._inspect()
         return counts
 
     def counts(self, pos: int | None = None) -> dict[str, int]:

@@ -148,7 +148,13 @@ for _name, _help, _module in (
          "workbook.teaching.student"),
         ("problems", "print a seeded problem set (answers only with --answers)", "workbook.problems.cli"),
         ("html", "build a static HTML site of every chapter that renders with no network",
-         "workbook.teaching.site")):
+         "workbook.teaching.site"),
+        ("grade", "execute submitted notebooks with the workbook's checks and write one CSV row per exercise",
+         "workbook.teaching.grade"),
+        ("nbgrader", "write an nbgrader course folder: source notebooks with solution regions and test cells",
+         "workbook.teaching.nbgrader_release"),
+        ("pdf", "print the chapters to PDF (for paper hand-outs), from the static site, with chromium",
+         "workbook.teaching.pdf")):
     _delegate(_name, _help, _module)
 
 

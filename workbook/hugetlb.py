@@ -40,11 +40,12 @@ def gigantic_windows(m: "Machine", start: int, size: int, page: int = 1 << 30) -
     if len(res.visited) % per:
         return []
     ok = np.all(res.visited.reshape(-1, per), axis=1)
+    gigantic = per > (1 << (a.nr_page_orders - 1))        # larger than the buddy's largest block
     out = []
     for i, whole in enumerate(ok.tolist()):
         b = m.block_of_pfn(a.pfn(start) + i * per)
         zone = b.zone
-        if zone is not None and zone.idx == ZONE_MOVABLE and not hugepage_movable_supported(m):
+        if zone is not None and zone.idx == ZONE_MOVABLE and not hugepage_movable_supported(m, gigantic):
             out.append((False, "ZONE_MOVABLE: gigantic pages are allocated with GFP_HIGHUSER, which stops below it"))
         elif not whole:
             out.append((False, "a pfn alloc_contig_range() cannot take (the self-hosted memmap, or unmovable pages)"))

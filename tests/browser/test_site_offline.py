@@ -4,8 +4,9 @@ The site is built from chapter 05 alone (executed, so its stored bokeh figure is
 served by ``http.server`` on 127.0.0.1, and opened from its index.  Every request to any other
 host is aborted and recorded; the test fails on any such request, on a local 404, and on any
 page error.  The page map must show memory32 with 512 self-hosted pfns: in its stats line, in
-the figure's title (from ``window.Bokeh.documents``) and on the canvas itself, whose first row is
-the self-hosted red and the rest the light green of free order-10 blocks.
+the figure's title (from ``window.Bokeh.documents``), on the canvas itself, whose first row is
+the self-hosted vermillion (hatched) and the rest the pale blue of free order-10 blocks, and in
+its text alternative (role="img" with the figure's summary as aria-label, set by static/site.js).
 """
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ from workbook.teaching import site
 pytestmark = pytest.mark.browser
 
 CHAPTER = "05_memmap_on_memory"
-SELFHOSTED_RED = (0xD6, 0x27, 0x28)     # widgets/pagemap.py _BASE_COLORS[SELFHOSTED]
-FREE_ORDER_10 = (0xC7, 0xE9, 0xC0)      # _FREE_LARGE: the lightest free shade
-BOOT_BROWN = (0x8C, 0x6D, 0x31)         # what the first-displayed figure (memory0, boot memory) shows
+SELFHOSTED_RED = (0xD5, 0x5E, 0x00)     # widgets/palette.py PAGEMAP["selfhosted"]: Okabe-Ito vermillion
+FREE_ORDER_10 = (0xC6, 0xDB, 0xEF)      # palette.FREE_LARGE: the lightest free shade
+BOOT_BROWN = (0x5A, 0x3E, 0x1B)         # what the first-displayed figure (memory0, boot memory) shows
 
 _TITLES = """() => {
     if (!window.Bokeh || !window.Bokeh.documents) return [];
@@ -129,6 +130,10 @@ def test_chapter_05_page_map_renders_offline(served_site: str, browser: Any) -> 
         assert red > 500, f"no self-hosted row on the canvas ({red} red pixels)"
         assert green > 20 * red, f"the free pages are missing ({green} green vs {red} red pixels)"
         assert brown == 0, "the canvas shows boot memory: the figure as first displayed, not its final state"
+        # the figure's text alternative: its summary, as the plot's aria-label
+        alt = page.locator("[role='img'][aria-label^='Page map of memory32']")
+        expect(alt.first).to_be_attached()
+        assert "self-hosted memmap" in alt.first.get_attribute("aria-label")
     finally:
         context.close()
     assert errors == [], f"page errors: {errors}"

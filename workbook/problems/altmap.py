@@ -5,7 +5,7 @@ from ..arch import get_arch
 from ..memremap import VmemAltmap
 from . import Problem, register, rng
 
-__all__ = ["altmap_alloc", "altmap_handouts"]
+__all__ = ["altmap_alloc", "altmap_handouts", "altmap_by_hand"]
 
 
 def altmap_handouts(base_pfn: int, reserve: int, free: int, sizes: list[int],
@@ -15,21 +15,49 @@ def altmap_handouts(base_pfn: int, reserve: int, free: int, sizes: list[int],
     return altmap, [altmap.alloc_block_buf(size, page_size) for size in sizes]
 
 
-@register("altmap-alloc")
-def altmap_alloc(seed: int) -> Problem:
+def altmap_by_hand(base: int, reserve: int, free: int, calls: list[int]) -> tuple[int | None, list[str]]:
+    """The last call's pfn worked out the way chapter 04 does it on paper, with one step per call."""
+    alloc = align = 0
+    steps = [f"start: next pfn = base_pfn + reserve = {base:#x} + {reserve} = {base + reserve:#x}; "
+             f"alloc = align = 0"]
+    got: int | None = None
+    for n in calls:
+        nxt = base + reserve + alloc + align
+        low = n & -n
+        pad = -nxt % low
+        if n + pad > free - alloc - align:
+            return None, steps + [f"{n} pfn(s) + {pad} padding do not fit in the {free - alloc - align} free "
+                                  "pfn(s) left: NULL"]
+        got = nxt + pad
+        steps.append(f"{n} pfn(s): next pfn {nxt:#x}, aligned up to a multiple of {low} (lowest set bit of {n})"
+                     f" -> {got:#x} (padding {pad}); alloc += {n}, align += {pad}")
+        alloc += n
+        align += pad
+    return got, steps + [f"the last call returns {got:#x}"]
+
+
+@register("altmap-alloc", difficulty=2, chapter="04")
+def altmap_alloc(seed: int, exam: bool = False) -> Problem:
     """Which pfn does the last of a few altmap_alloc_block_buf() calls return?"""
-    r = rng(seed, "altmap-alloc")
+    r = rng(seed, "altmap-alloc", exam)
     a = get_arch("x86_64")
     while True:
-        base = r.choice([0x100000, 0x140000, 0x208000, 0x100010, 0x1c0004])
-        reserve = r.choice([0, 0, 2, 16, 64, 513])
-        calls = r.choice([[512], [512, 512], [1, 512], [512, 1, 512], [8, 8, 512], [1, 1, 1]])
-        free = r.choice([512, 1024, 1536, 2048])
+        if exam:    # any base pfn and reserve, two to four calls of mixed sizes: a wide answer space
+            base = 0x100000 + r.randrange(0, 0x40000)
+            reserve = r.choice([0, r.randrange(1, 64), r.randrange(64, 1024)])
+            calls = [r.choice([1, 2, 8, 64, 512, 512]) for _ in range(r.choice([2, 3, 4]))]
+            free = r.choice([1024, 1536, 2048, 4096])
+        else:
+            base = r.choice([0x100000, 0x140000, 0x208000, 0x100010, 0x1c0004])
+            reserve = r.choice([0, 0, 2, 16, 64, 513])
+            calls = r.choice([[512], [512, 512], [1, 512], [512, 1, 512], [8, 8, 512], [1, 1, 1]])
+            free = r.choice([512, 1024, 1536, 2048])
         sizes = [n * a.page_size for n in calls]
         altmap, got = altmap_handouts(base, reserve, free, sizes, a.page_size)
         if all(p is not None for p in got):
             break
     answer = got[-1]
+    hand, steps = altmap_by_hand(base, reserve, free, calls)
     _, no_reserve = altmap_handouts(base, 0, free + reserve, sizes, a.page_size)
     no_align = base + reserve + sum(calls[:-1])
     mistakes = {
@@ -51,4 +79,5 @@ def altmap_alloc(seed: int) -> Problem:
         f"nr_free={altmap.nr_free()}",
         rule="altmap_alloc_block_buf(): pfn = base_pfn + reserve + alloc + align, rounded up to a multiple of "
              "the lowest set bit of nr_pfns; alloc += nr_pfns, align += the padding (mm/sparse-vmemmap.c)",
-        mistakes=mistakes)
+        mistakes=mistakes, derivation=["sizes in pfns (4 KiB each): " + ", ".join(map(str, calls))] + steps,
+        answer_format="hex", by_hand=hand == answer, exam=exam)

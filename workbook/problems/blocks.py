@@ -5,7 +5,7 @@ from ..arch import GiB, MiB, TiB, get_arch
 from ..machine import Machine
 from . import Problem, register, rng
 
-__all__ = ["memory_block_size", "block_of_address", "probe_block_size"]
+__all__ = ["memory_block_size", "block_of_address", "probe_block_size", "block_size_by_hand"]
 
 _PROBE_ENDS = (2 * GiB, 16 * GiB, 63 * GiB, 64 * GiB, 64 * GiB + 128 * MiB, 65 * GiB, 96 * GiB,
                100 * GiB + 256 * MiB, 129 * GiB, 192 * GiB + 512 * MiB, 258 * GiB, 1 * TiB)
@@ -20,13 +20,51 @@ def _size(n: int) -> str:
     return f"{n >> 30} GiB" if n % GiB == 0 else f"{n >> 20} MiB"
 
 
-@register("memory-block-size")
-def memory_block_size(seed: int) -> Problem:
+def block_size_by_hand(end: int, bare_metal: bool) -> tuple[int, list[str]]:
+    """x86_64 probe_memory_block_size() by the rule chapter 02 teaches, with its steps (independent of the model)."""
+    if end < 64 * GiB:
+        return 128 * MiB, [f"boot memory ends at {_size(end)}, below 64 GiB: MIN_MEMORY_BLOCK_SIZE, 128 MiB"]
+    if bare_metal:
+        return 2 * GiB, [f"boot memory ends at {_size(end)} (>= 64 GiB) on bare metal: MAX_BLOCK_SIZE, 2 GiB"]
+    steps = [f"boot memory ends at {_size(end)} (>= 64 GiB) in a VM: the largest of 2 GiB, 1 GiB, 512 MiB, "
+             "256 MiB that divides it"]
+    for size in (2 * GiB, 1 * GiB, 512 * MiB, 256 * MiB):
+        if end % size == 0:
+            return size, steps + [f"{end:#x} is a multiple of {_size(size)} ({size:#x}): {_size(size)}"]
+        steps.append(f"{end:#x} is not a multiple of {_size(size)}")
+    return 128 * MiB, steps + ["none divides it: 128 MiB"]
+
+
+@register("memory-block-size", difficulty=2, chapter="02")
+def memory_block_size(seed: int, exam: bool = False) -> Problem:
     """How big is a memory block on an x86_64 machine whose boot memory ends at a given address?"""
-    r = rng(seed, "memory-block-size")
-    end = r.choice(_PROBE_ENDS)
+    r = rng(seed, "memory-block-size", exam)
+    if exam:        # any end of boot memory in 128 MiB steps, 2 GiB to 1 TiB, and a wider question
+        end = r.choice([r.randrange(16, 512), r.randrange(512, 8192)]) * 128 * MiB
+    else:
+        end = r.choice(_PROBE_ENDS)
     bare = r.choice([False, True])
     mib = probe_block_size(end, bare) >> 20
+    hand, steps = block_size_by_hand(end, bare)
+    machine = "bare metal" if bare else "VM (X86_FEATURE_HYPERVISOR)"
+    shown = f"{end / GiB:g} GiB" if exam else _size(end)
+    params = {"arch": "x86_64", "end of boot memory (max_pfn << PAGE_SHIFT)": f"{end:#x} ({shown})",
+              "machine": machine}
+    rule = ("x86 probe_memory_block_size(): end < 64 GiB -> 128 MiB; bare metal -> 2 GiB; in a VM the largest "
+            "of 2G/1G/512M/256M that divides the end, else 128 MiB")
+    if exam:
+        last = (end - 1) // (mib << 20)
+        return Problem(
+            "memory-block-size", seed, params,
+            "What is N in the name of the last memoryN directory of boot memory (the block that holds the "
+            "last byte of boot memory, end - 1)?",
+            last, f"block size {mib} MiB; memory{last} holds byte {end - 1:#x}",
+            rule=rule + "; block id = phys_addr / memory_block_size_bytes()",
+            mistakes={end // (mib << 20): "that is the block after the last one: the last byte is end - 1",
+                      (end - 1) // (128 * MiB): "that uses 128 MiB blocks; work out the block size first",
+                      mib: "that is the block size in MiB; the question asks for the last block's number"},
+            derivation=steps + [f"last byte {end - 1:#x} / {mib << 20:#x} = {last} (round down): memory{last}"],
+            by_hand=hand >> 20 == mib, exam=True)
     vm_sizes = [2048, 1024, 512, 256]
     mistakes = {
         128: "128 MiB is for boot memory ending below 64 GiB, or a VM whose end of boot memory is aligned "
@@ -39,22 +77,20 @@ def memory_block_size(seed: int) -> Problem:
     mistakes.setdefault(end >> 20, "that is the end of boot memory itself, not the block size")
     mistakes.pop(mib, None)
     return Problem(
-        "memory-block-size", seed,
-        {"arch": "x86_64", "end of boot memory (max_pfn << PAGE_SHIFT)": f"{end:#x} ({_size(end)})",
-         "machine": "bare metal" if bare else "VM (X86_FEATURE_HYPERVISOR)"},
+        "memory-block-size", seed, params,
         "How many MiB is one memory block (what memory_block_size_bytes() returns)?",
         mib,
         f"probe_memory_block_size(): {'bare metal' if bare else 'VM'}, boot memory ends at {_size(end)} "
         f"-> {mib} MiB; block_size_bytes prints {mib << 20:x}",
-        rule="x86 probe_memory_block_size(): end < 64 GiB -> 128 MiB; bare metal -> 2 GiB; in a VM the largest "
-             "of 2G/1G/512M/256M that divides the end, else 128 MiB",
-        mistakes=mistakes)
+        rule=rule, mistakes=mistakes,
+        derivation=steps + [f"{mib} MiB; block_size_bytes prints it in hex: {mib << 20:x}"],
+        by_hand=hand >> 20 == mib)
 
 
-@register("block-of-address")
-def block_of_address(seed: int) -> Problem:
+@register("block-of-address", difficulty=1, chapter="02")
+def block_of_address(seed: int, exam: bool = False) -> Problem:
     """Which memoryN directory holds a physical address, given block_size_bytes?"""
-    r = rng(seed, "block-of-address")
+    r = rng(seed, "block-of-address", exam)
     a = get_arch("x86_64")
     block = r.choice([128 * MiB, 256 * MiB, 512 * MiB, 1 * GiB, 2 * GiB])
     addr = r.choice([4 * GiB, 8 * GiB, 16 * GiB, 64 * GiB]) + r.randrange(0, 16 * GiB // a.page_size) * a.page_size
@@ -79,4 +115,10 @@ def block_of_address(seed: int) -> Problem:
         f"-> memory{block_id} (phys_index {block_id:08x})",
         rule="block id = section_nr / sections_per_block = phys_addr / memory_block_size_bytes() "
              "(drivers/base/memory.c memory_block_id())",
-        mistakes=mistakes)
+        mistakes=mistakes,
+        derivation=[f"block_size_bytes is hex: {text} = {block:#x} = {_size(block)}",
+                    f"section = addr >> SECTION_SIZE_BITS ({a.section_size_bits}) = {section_nr}; "
+                    f"{sections_per_block} section(s) per block",
+                    f"block id = {section_nr} / {sections_per_block} = {block_id} (the same as {addr:#x} / "
+                    f"{block:#x}, rounded down): memory{block_id}"],
+        exam=exam)

@@ -9,7 +9,7 @@ from ..errors import KernelError
 from ..machine import Machine
 from . import Problem, register, rng
 
-__all__ = ["EJECT_RULE", "eject_outcome", "eject_machine"]
+__all__ = ["EJECT_RULE", "eject_outcome", "eject_machine", "eject_by_hand"]
 
 EJECT_RULE = ("acpi_scan_try_to_offline(): offline every block (first pass goes on after an error, the second "
               "stops at the first block that still fails, prints \"memory memoryN: Offline failed.\" and "
@@ -48,14 +48,37 @@ def eject_outcome(kernel: str, online_types: Sequence[str], stress_bytes: int = 
     return res.result
 
 
-@register("dimm-eject")
-def dimm_eject(seed: int) -> Problem:
+def eject_by_hand(types: Sequence[str], stress_bytes: int = 0, first: int = 32) -> tuple[str, list[str]]:
+    """The outcome of device_del by chapter 09's rules (blocks written in block order), with the steps."""
+    steps = []
+    kernel = [i for i, t in enumerate(types) if t == "online_kernel"]
+    if not kernel:
+        steps.append("no block is in ZONE_NORMAL: node 1 has no kernel memory, so every kernel allocation for it "
+                     "(and the stress program's page tables) went to node 0")
+        steps.append("every online block is ZONE_MOVABLE: its pages migrate to node 0 and it offlines")
+        return "deleted", steps + ["every block offline: the DIMM is ejected: deleted"]
+    name = f"memory{first + kernel[0]}"
+    steps.append(f"{name} is the first block onlined into ZONE_NORMAL: node 1's first kernel memory, where the "
+                 "kernel's own allocations for the node land at once (unmovable)")
+    if stress_bytes:
+        steps.append("the stress program's anonymous pages are movable; they migrate")
+    steps.append(f"acpi_scan_try_to_offline(): the second pass stops at the first block that still fails, in block "
+                 f"order: {name}")
+    return name, steps
+
+
+@register("dimm-eject", difficulty=3, chapter="09")
+def dimm_eject(seed: int, exam: bool = False) -> Problem:
     """QEMU device_del of a DIMM whose blocks were onlined in different ways: ejected, or which block fails?"""
-    r = rng(seed, "dimm-eject")
+    r = rng(seed, "dimm-eject", exam)
     while True:
         kernel = r.choice(["6.1", "6.12"])
-        n = r.choice([2, 3, 4])
+        n = r.choice([3, 4, 5, 6, 7, 8] if exam else [2, 3, 4])
         types = [r.choice(["online_movable", "online_movable", "online_kernel", "offline"]) for _ in range(n)]
+        if exam:    # the first kernel block anywhere (or none), equally likely: no answer dominates
+            k = r.randrange(0, n + 1)
+            types = [r.choice(["online_movable", "offline"]) for _ in range(k)] + (
+                ["online_kernel"] + types[k + 1:] if k < n else [])
         stress = r.choice([0, 0, 32, 64]) * MiB
         try:
             answer = eject_outcome(kernel, types, stress)
@@ -63,6 +86,7 @@ def dimm_eject(seed: int) -> Problem:
             continue                       # a write the kernel refuses: draw again
         break
     first = 32
+    hand, steps = eject_by_hand(types, stress, first)
     names = [f"memory{first + i}" for i in range(n)]
     mistakes: dict[object, str] = {}
     for name, t in zip(names, types):
@@ -94,4 +118,4 @@ def dimm_eject(seed: int) -> Problem:
         answer,
         f"device_del -> {answer}",
         rule=EJECT_RULE,
-        mistakes=mistakes)
+        mistakes=mistakes, derivation=steps, by_hand=hand == answer, exam=exam)

@@ -6,12 +6,13 @@ DIMM: ``MemoryBlock.vmemmap_pages`` is ``nr_vmemmap_pages`` (5.13 .. 6.5) or
 """
 from __future__ import annotations
 
-from ..arch import GiB, get_arch
+from ..arch import GiB, MiB, ArchProfile, get_arch
 from ..machine import Machine, NodeSpec
 from ..memory_hotplug import memmap_on_memory_refusal, memory_block_memmap_on_memory_pages
 from . import Problem, register, rng
+from .geometry import allowed_by_hand
 
-__all__ = ["selfhosted_pages", "hotplug_vm", "SELFHOSTED_ARCHES"]
+__all__ = ["selfhosted_pages", "hotplug_vm", "SELFHOSTED_ARCHES", "selfhosted_by_hand"]
 
 #: The builds the problem picks from: (label, architecture, sizeof(struct page)).
 SELFHOSTED_ARCHES: tuple[tuple[str, str, int], ...] = (
@@ -25,26 +26,59 @@ SELFHOSTED_ARCHES: tuple[tuple[str, str, int], ...] = (
 
 
 def hotplug_vm(kernel: str, arch: str = "x86_64", mode: str = "1", struct_page: int = 64,
-               extra: str = "") -> Machine:
-    """The workbook's VM: node 0 with 1 GiB and CPU 0, an empty node 1 with CPU 1, blocks arrive offline."""
+               extra: str = "", block_size: int | None = None) -> Machine:
+    """The workbook's VM: node 0 with 1 GiB and CPU 0, an empty node 1 with CPU 1, blocks arrive offline.
+
+    ``block_size`` overrides the block size the architecture's probe picks.
+    """
     a = get_arch(arch)
     if struct_page != a.struct_page_size:
         a = a.with_struct_page(struct_page)
     cmdline = f"memory_hotplug.memmap_on_memory={mode} memhp_default_state=offline {extra}".strip()
-    return Machine(kernel, a, [NodeSpec(0, [0], 1 * GiB), NodeSpec(1, [1], 0)], cmdline=cmdline)
+    return Machine(kernel, a, [NodeSpec(0, [0], 1 * GiB), NodeSpec(1, [1], 0)], cmdline=cmdline,
+                   block_size=block_size)
 
 
-@register("selfhosted-pages")
-def selfhosted_pages(seed: int) -> Problem:
+def selfhosted_by_hand(kernel: str, arch: ArchProfile, mode: str, block: int,
+                       nblocks: int) -> tuple[int, list[str]]:
+    """The last block's vmemmap pages by the rules of chapter 05, with the steps (independent of the machine)."""
+    if mode == "force" and kernel in ("5.13", "6.1"):
+        why = ("5.13's kstrtobool() knows no 'f' (t/f came with 5.19): the kernel rejects the value"
+               if kernel == "5.13" else "6.1's bool parameter reads 'f' as false")
+        return 0, [f"memmap_on_memory=force: {why}; the option stays off -> 0"]
+    steps = []
+    if kernel in ("5.13", "6.1") and nblocks > 1:
+        return 0, [f"{kernel} allows memmap_on_memory only for a one-block add; this DIMM is {nblocks} blocks: "
+                   "the memmap comes from other memory -> 0"]
+    if nblocks > 1:
+        steps.append(f"{kernel} gives each of the {nblocks} blocks its own altmap: the last block is like any")
+    hand, more = allowed_by_hand(arch, kernel, mode, block)
+    return hand, steps + more
+
+
+@register("selfhosted-pages", difficulty=2, chapter="05")
+def selfhosted_pages(seed: int, exam: bool = False) -> Problem:
     """How many pfns at the start of the DIMM's last memory block hold that block's own memmap?"""
-    r = rng(seed, "selfhosted-pages")
-    kernel = r.choice(["5.13", "6.1", "6.1", "6.12", "6.12", "6.12"])
+    r = rng(seed, "selfhosted-pages", exam)
     x86, kmsan, arm4k, arm16k, ppc64k, s390 = SELFHOSTED_ARCHES
-    label, arch, sp = r.choice([x86] * 4 + [arm4k] * 2 + [ppc64k] * 2 + [kmsan, arm16k, s390])
-    mode = r.choice(["1", "1", "1", "force"])
-    nblocks = r.choice([1, 1, 2] if kernel != "6.12" else [1, 2, 4])
-    m = hotplug_vm(kernel, arch, mode, sp)
-    a = m.arch
+    while True:
+        kernel = r.choice(["5.13", "6.1", "6.1", "6.12", "6.12", "6.12"])
+        label, arch, sp = r.choice([x86] * 4 + [arm4k] * 2 + [ppc64k] * 2 + [kmsan, arm16k, s390])
+        mode = r.choice(["1", "1", "1", "force"])
+        nblocks = r.choice([1, 1, 2] if kernel != "6.12" else [1, 2, 4])
+        block = None
+        if exam:    # the block size varies too (a whole number of sections, up to 2 GiB): wider answers
+            section = get_arch(arch).section_size
+            block = section * r.choice([f for f in (1, 2, 4, 8, 16) if section * f <= 2 * GiB])
+            block = max(block, 128 * MiB) if arch in ("x86_64", "arm64-4k") else block
+            if sp != 64 and block > section:
+                continue    # the model cannot place an 80-byte struct page memmap over several sections yet
+        m = hotplug_vm(kernel, arch, mode, sp, block_size=block)
+        a = m.arch
+        hand, steps = selfhosted_by_hand(kernel, a, mode, m.block_size, nblocks)
+        # an exam keeps one variant in five whose answer is 0, else half the class would answer 0
+        if not exam or hand or r.random() < 0.2:
+            break
     size = nblocks * m.block_size
     refusal = memmap_on_memory_refusal(m, size)
     res = m.dimm_add(size, 1, "dimm1")
@@ -75,7 +109,7 @@ def selfhosted_pages(seed: int) -> Problem:
         "selfhosted-pages", seed,
         {"kernel": kernel, "arch": arch, "sizeof(struct page)": sp, "memory_hotplug.memmap_on_memory": asked,
          "memory block size": f"{m.block_size >> 20} MiB",
-         "hot-added bytes (one DIMM on node 1)": size},
+         "hot-added bytes (one DIMM on node 1)": f"{size:#x} ({size >> 20} MiB)" if exam else size},
         f"The DIMM is {nblocks} memory block{'s' if nblocks > 1 else ''}. How many pfns at the start of "
         f"memory{last.id}, its last block, hold that block's own memmap? (0 if its memmap lives elsewhere)",
         answer,
@@ -85,4 +119,5 @@ def selfhosted_pages(seed: int) -> Problem:
         rule="mhp_supports_memmap_on_memory(): <= 6.7 one block per add (size == memory_block_size_bytes()); "
              "memmap a whole number of pages and pageblocks; PMD alignment (arch_supports_memmap_on_memory()); "
              "force (6.6+) pads to pageblocks; memmap_on_memory=force is read as N before 6.6",
-        mistakes=mistakes)
+        mistakes=mistakes, derivation=steps + [f"memory{last.id}: {answer} vmemmap pages"],
+        by_hand=hand == answer, exam=exam)

@@ -16,7 +16,8 @@ from ..pagemap import KPF
 from . import Problem, register, rng
 from .memmap_on_memory import hotplug_vm
 
-__all__ = ["offline_result", "write_outcome", "captured_writes", "offline_log_lines", "captured_block_usage"]
+__all__ = ["offline_result", "write_outcome", "captured_writes", "offline_log_lines", "captured_block_usage",
+           "offline_by_hand"]
 
 MEM = "/sys/devices/system/memory"
 DYNDBG = 'dyndbg="file mm/memory_hotplug.c +p"'
@@ -76,9 +77,42 @@ _LOADS = ("nothing", "a 64 MiB anonymous workload (stress)", "16 MiB of pinned p
           "16 MiB of pinned pipe buffers, then the pinning process exits")
 
 
-@register("offline-result")
-def offline_result(seed: int) -> Problem:
+def offline_by_hand(types: tuple[str, str], order: tuple[int, int], load: str, target: int,
+                    twice: bool) -> tuple[str | None, list[str]]:
+    """The errno of the offline by chapter 07's rules, with the steps; None where the rules do not decide it."""
+    steps = []
+    first_kernel = next((i for i in order if types[i] == "online_kernel"), None)
+    if first_kernel is not None:
+        steps.append(f"the first block onlined into ZONE_NORMAL, block {first_kernel} of the DIMM, is node 1's "
+                     "first kernel memory: the kernel's own allocations for the node land in it at once")
+    if types[target] == "online_movable":
+        result = "ok"
+        steps.append("the target is in ZONE_MOVABLE: it holds only movable pages, which migrate to node 0: the "
+                     "first write succeeds")
+    elif target == first_kernel:
+        result = "EBUSY"
+        steps.append("the target holds those unmovable pages: has_unmovable_pages() fails isolation: EBUSY")
+    elif load == "nothing":
+        result = "ok"
+        steps.append("the target is the second kernel block and nothing was allocated since: no unmovable page in "
+                     "it, the first write succeeds")
+    else:
+        return None, steps + ["both blocks are kernel memory and the load's kernel pages (page tables, pipe "
+                              "buffers, slab) may land in either: where they land needs the model"]
+    if twice:
+        if result == "ok":
+            steps.append("the second write finds the block offline already: EINVAL")
+            result = "EINVAL"
+        else:
+            steps.append("the second write fails the same way: EBUSY")
+    return result, steps
+
+
+@register("offline-result", difficulty=3, by_hand="some", chapter="07")
+def offline_result(seed: int, exam: bool = False) -> Problem:
     """What does ``echo offline > memoryN/state`` return after a given online and workload?"""
+    if exam:
+        return _offline_exam(seed)
     r = rng(seed, "offline-result")
     kernel = r.choice(["6.1", "6.12"])
     types = (r.choice(["online_movable", "online_kernel"]), r.choice(["online_movable", "online_kernel"]))
@@ -100,6 +134,7 @@ def offline_result(seed: int) -> Problem:
     first = write_outcome(m, path, "offline")
     answer = write_outcome(m, path, "offline") if twice else first
     log = [line.split("] ", 1)[1] for line in m.dmesg_lines[-8:] if "memory offlining" in line]
+    hand, steps = offline_by_hand(types, order, load, target, twice)
     names = {"ok": "success", "EBUSY": "Device or resource busy", "EINVAL": "Invalid argument",
              "EINTR": "Interrupted system call"}
     mistakes = {
@@ -124,6 +159,48 @@ def offline_result(seed: int) -> Problem:
         answer,
         (f"the first write gave {first}; " if twice else "") + f"result: {answer} ({names.get(answer, answer)})"
         + (f"; kernel log: {log[-1]}" if log and answer == "EBUSY" else ""),
-        rule="offline_pages(): isolation fails (EBUSY) on an unmovable page in [buddy_start_pfn, end_pfn); movable "
-             "pages are migrated to other nodes; an offline block gives EINVAL; the vmemmap pages are never checked",
-        mistakes=mistakes)
+        rule=OFFLINE_RULE, mistakes=mistakes, derivation=steps, by_hand=hand == answer)
+
+
+OFFLINE_RULE = ("offline_pages(): isolation fails (EBUSY) on an unmovable page in [buddy_start_pfn, end_pfn); movable "
+                "pages are migrated to other nodes; an offline block gives EINVAL; the vmemmap pages are never "
+                "checked")
+
+
+def _offline_exam(seed: int) -> Problem:
+    """The exam variant: a DIMM of three or four blocks onlined in a given order; the result of offlining each."""
+    r = rng(seed, "offline-result", True)
+    while True:
+        kernel = r.choice(["6.1", "6.12"])
+        n = r.choice([3, 4])
+        types = [r.choice(["online_movable", "online_kernel", "online_kernel", "offline"]) for _ in range(n)]
+        order = [i for i in range(n) if types[i] != "offline"]
+        r.shuffle(order)
+        m = hotplug_vm(kernel, extra=DYNDBG)
+        blocks = m.dimm_add(n * 128 * MiB, 1, "dimm1").blocks
+        for i in order:
+            m.write(f"{MEM}/memory{blocks[i]}/state", types[i])
+        answer = tuple(write_outcome(m, f"{MEM}/memory{b}/state", "offline") for b in blocks)
+        first_kernel = next((i for i in order if types[i] == "online_kernel"), None)
+        hand = tuple("EINVAL" if types[i] == "offline" else "EBUSY" if i == first_kernel else "ok"
+                     for i in range(n))
+        if hand == answer:
+            break
+    steps = ([f"memory{blocks[first_kernel]} was the first block onlined into ZONE_NORMAL: node 1's first kernel "
+              "memory, where the kernel's own allocations for the node land at once"] if first_kernel is not None
+             else ["no block is kernel memory: nothing unmovable is on the DIMM"])
+    steps += [f"memory{b}: " + ("was never onlined: device_offline() of an offline block, EINVAL"
+                                if types[i] == "offline" else
+                                "holds those unmovable pages: isolation fails, EBUSY" if i == first_kernel
+                                else "ZONE_MOVABLE: its pages migrate, ok" if types[i] == "online_movable"
+                                else "kernel zone but no unmovable page in it: ok") for i, b in enumerate(blocks)]
+    return Problem(
+        "offline-result", seed,
+        {"kernel": kernel, "command line": m.cmdline,
+         "hot-added": f"one {n * 128} MiB DIMM on node 1 ({', '.join(f'memory{b}' for b in blocks)})",
+         "onlined, in this order": ", ".join(f"memory{blocks[i]}={types[i]}" for i in order) or "none",
+         "left offline": ", ".join(f"memory{b}" for i, b in enumerate(blocks) if types[i] == "offline") or "none",
+         "then": "echo offline > state of every block, in block order (nothing else runs)"},
+        "What does each offline write give, in block order: \"ok\" or the errno name? "
+        "(e.g. \"ok, EBUSY, ok\")",
+        answer, "results: " + ", ".join(answer), rule=OFFLINE_RULE, derivation=steps, exam=True)

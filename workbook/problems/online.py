@@ -11,7 +11,8 @@ from ..replay import parse_zoneinfo
 from . import Problem, register, rng
 from .memmap_on_memory import hotplug_vm
 
-__all__ = ["online_counters", "online_zone", "node_memtotal_kb", "zone_counters"]
+__all__ = ["online_counters", "online_zone", "node_memtotal_kb", "zone_counters", "counters_by_hand",
+           "zones_by_hand"]
 
 MEM = "/sys/devices/system/memory"
 
@@ -30,12 +31,38 @@ def zone_counters(m, nid: int, zone: str) -> dict[str, int]:
     return parse_zoneinfo(str(m.read("/proc/zoneinfo")))[(nid, zone)]
 
 
-@register("online-counters")
-def online_counters(seed: int) -> Problem:
+def counters_by_hand(kernel: str, size: int, quantity: str) -> tuple[int, list[str]]:
+    """One of present, managed, present - managed, MemTotal kB after onlining a DIMM, by chapter 06's rules."""
+    n, blocks = size // 4096, size // (128 * MiB)
+    if kernel == "6.12":
+        v = 512 * blocks
+        steps = [f"6.12: each of the {blocks} block(s) holds its own memmap: {blocks} x 512 = {v} vmemmap pages"]
+    elif blocks == 1:
+        v = 512
+        steps = [f"{kernel}, a one-block DIMM: its memmap is on the block: 512 vmemmap pages"]
+    else:
+        v = 0
+        steps = [f"{kernel} puts the memmap on the DIMM only for a one-block add; this DIMM is {blocks} blocks: "
+                 "0 vmemmap pages on the DIMM"]
+    steps.append(f"present = all {n:,} pfns of the DIMM (vmemmap pages included); managed = present - vmemmap = "
+                 f"{n - v:,}")
+    values = {"present": n, "managed": n - v, "present - managed": v, "MemTotal kB": (n - v) * 4}
+    if quantity == "MemTotal kB":
+        steps.append(f"MemTotal = managed pages x 4 kB = {(n - v) * 4:,} kB")
+    else:
+        steps.append(f"{quantity} = {values[quantity]:,}")
+    return values[quantity], steps
+
+
+@register("online-counters", difficulty=2, chapter="06")
+def online_counters(seed: int, exam: bool = False) -> Problem:
     """After onlining every block of a DIMM, what do node 1's zone counters say?"""
-    r = rng(seed, "online-counters")
+    r = rng(seed, "online-counters", exam)
     kernel = r.choice(["5.13", "6.1", "6.12", "6.12"])
-    size = r.choice([128 * MiB, 128 * MiB, 256 * MiB, 384 * MiB, 512 * MiB])
+    if exam:        # one to sixteen blocks: a wide answer space
+        size = r.randrange(1, 17) * 128 * MiB
+    else:
+        size = r.choice([128 * MiB, 128 * MiB, 256 * MiB, 384 * MiB, 512 * MiB])
     online = r.choice(["online_movable", "online_movable", "online_kernel"])
     quantity = r.choice(["managed", "present", "present - managed", "MemTotal kB"])
     m = hotplug_vm(kernel)
@@ -64,6 +91,7 @@ def online_counters(seed: int) -> Problem:
     mistakes.setdefault(0, "the vmemmap pages are in the zone (present) but never in the buddy allocator "
                            "(managed)")
     mistakes.pop(answer, None)
+    hand, steps = counters_by_hand(kernel, size, quantity)
     where = ("the memmap is on the DIMM: " + f"{v} vmemmap pages" if v else
              "the memmap is not on the DIMM (" + ("one block per add before 6.8" if len(res.blocks) > 1
                                                    else "memmap_on_memory refused") + ")")
@@ -79,7 +107,8 @@ def online_counters(seed: int) -> Problem:
         rule="online: present += nr_pages of the block (vmemmap included, adjust_present_page_count()); "
              "managed += only what online_pages() hands to the buddy (nr_pages - nr_vmemmap_pages); "
              "MemTotal = sum of managed, in kB",
-        mistakes=mistakes)
+        mistakes=mistakes, derivation=[f"zone {zone}: every block was written {online}"] + steps,
+        by_hand=hand == answer, exam=exam)
 
 
 _POLICIES = (
@@ -91,9 +120,61 @@ _POLICIES = (
 )
 
 
-@register("online-zone")
-def online_zone(seed: int) -> Problem:
+def zones_by_hand(policy: str, writes: list[str], kernel: str = "6.12") -> tuple[list[str], list[str]]:
+    """The zone of each block of one DIMM on node 1 (no memory at boot) after ``writes`` in block order.
+
+    Chapter 06's rules, independent of the machine: ``online_kernel`` -> Normal, ``online_movable``
+    -> Movable; plain ``online`` under contig-zones takes the one zone whose span already
+    intersects the block, else Movable with movable_node, else Normal; under auto-movable a static
+    group (an ACPI DIMM) goes Normal once it has kernel memory, and NUMA-aware it goes Normal on
+    a node without early kernel memory.
+    """
+    spans: dict[str, tuple[int, int]] = {}
+    kernel_pages = 0
+    zones, steps = [], []
+    for i, write in enumerate(writes):
+        name = f"memory{32 + i}"
+        if write == "offline":
+            zones.append("offline")
+            steps.append(f"{name}: left offline")
+            continue
+        if write == "online_kernel":
+            zone, why = "Normal", "online_kernel: the kernel zone"
+        elif write == "online_movable":
+            zone, why = "Movable", "online_movable: ZONE_MOVABLE"
+        elif policy.startswith("auto-movable"):
+            if kernel_pages:
+                zone, why = "Normal", "auto-movable: the DIMM (a static memory group) already has kernel memory"
+            elif "not NUMA" in policy:
+                zone, why = "Movable", ("auto-movable, not NUMA aware: the whole DIMM fits under 301 % of the "
+                                        "machine's early kernel memory (node 0's 1 GiB)")
+            else:
+                zone, why = "Normal", ("auto-movable, NUMA aware: node 1 has no early kernel memory, so no "
+                                       "movable memory fits in its ratio")
+        else:
+            hits = [z for z, (lo, hi) in spans.items() if lo <= i < hi]
+            if len(hits) == 1:
+                zone, why = hits[0], f"plain online: only ZONE_{hits[0].upper()}'s span intersects it"
+            elif "movable_node" in policy:
+                zone, why = "Movable", ("plain online: " + ("both zones' spans" if hits else "no zone's span")
+                                        + " intersect" + ("" if hits else "s") + " it, and movable_node is set: Movable")
+            else:
+                zone, why = "Normal", ("plain online: " + ("both zones' spans" if hits else "no zone's span")
+                                       + " intersect" + ("" if hits else "s") + " it: the kernel zone")
+        lo, hi = spans.get(zone, (i, i + 1))
+        spans[zone] = (min(lo, i), max(hi, i + 1))
+        if zone == "Normal":
+            kernel_pages += 32768
+        zones.append(zone)
+        steps.append(f"{name}: {why} -> {zone}")
+    return zones, steps
+
+
+@register("online-zone", difficulty=2, chapter="06")
+def online_zone(seed: int, exam: bool = False) -> Problem:
     """Which zone does ``echo online > state`` (no zone named) put the DIMM's second block in?"""
+    if exam:
+        return _online_zones_exam(seed)
     r = rng(seed, "online-zone")
     kernel = r.choice(["6.1", "6.12"])
     extra, policy = r.choice(_POLICIES)
@@ -112,6 +193,7 @@ def online_zone(seed: int) -> Problem:
     mistakes = {z: f"valid_zones of memory{b1} read {' '.join(valid)}: its FIRST entry is the zone plain "
                    f"'online' uses; the others are what online_kernel / online_movable would pick"
                 for z in ("Normal", "Movable", "DMA32") if z != answer}
+    hand, steps = zones_by_hand(policy, [first or "offline", "online"], kernel)
     return Problem(
         "online-zone", seed,
         {"kernel": kernel, "command line": m.cmdline, "online policy": policy,
@@ -124,4 +206,33 @@ def online_zone(seed: int) -> Problem:
         rule="zone_for_pfn_range(MMOP_ONLINE): auto-movable -> MOVABLE while the group has no kernel memory and "
              "MOVABLE stays under auto_movable_ratio x early kernel memory (per node if numa aware); contig-zones "
              "-> the zone the block already intersects, else MOVABLE with movable_node, else the kernel zone",
-        mistakes=mistakes)
+        mistakes=mistakes, derivation=steps, by_hand=hand[1] == answer)
+
+
+def _online_zones_exam(seed: int) -> Problem:
+    """The exam variant of online-zone: three or four blocks written in turn; the zone of every block."""
+    r = rng(seed, "online-zone", True)
+    kernel = r.choice(["6.1", "6.12"])
+    extra, policy = r.choice(_POLICIES)
+    n = r.choice([3, 4])
+    writes = [r.choice(["online", "online", "online_kernel", "online_movable"]) for _ in range(n)]
+    m = hotplug_vm(kernel, extra=extra)
+    blocks = m.dimm_add(n * 128 * MiB, 1, "dimm1").blocks
+    for bid, write in zip(blocks, writes):
+        m.write(f"{MEM}/memory{bid}/state", write)
+    answer = tuple(m.blocks[b].zone.name for b in blocks)
+    hand, steps = zones_by_hand(policy, writes, kernel)
+    names = ", ".join(f"memory{b}" for b in blocks)
+    return Problem(
+        "online-zone", seed,
+        {"kernel": kernel, "command line": m.cmdline, "online policy": policy,
+         "hot-added": f"one {n * 128} MiB DIMM on node 1 ({names})",
+         "then, in this order": "; ".join(f"echo {w} > memory{b}/state" for b, w in zip(blocks, writes))},
+        f"Which zone is each block in afterwards? Answer the zones in block order ({names}), e.g. "
+        "\"Normal, Movable, Movable\".",
+        answer, "zones: " + ", ".join(answer),
+        rule="zone_for_pfn_range(): online_kernel -> kernel zone, online_movable -> MOVABLE; plain online: "
+             "contig-zones -> the zone whose span already intersects the block, else MOVABLE with movable_node, "
+             "else the kernel zone; auto-movable -> MOVABLE only while the group has no kernel memory and "
+             "the ratio (per node if NUMA aware) allows it",
+        derivation=steps, by_hand=tuple(hand) == answer, exam=True)

@@ -8,10 +8,10 @@ from .vmemmap import VMEMMAP_BASE, pfn_to_page
 __all__ = ["pfn_of_address", "struct_page_address"]
 
 
-@register("pfn-of-address")
-def pfn_of_address(seed: int) -> Problem:
+@register("pfn-of-address", difficulty=1, chapter="01")
+def pfn_of_address(seed: int, exam: bool = False) -> Problem:
     """Which page frame number holds a physical address, on a random architecture and page size?"""
-    r = rng(seed, "pfn-of-address")
+    r = rng(seed, "pfn-of-address", exam)
     arch = ARCHES[r.choice(["x86_64", "arm64-4k", "arm64-16k", "arm64-64k", "ppc64-radix-64k", "s390x"])]
     base = r.choice([0, 1 * GiB, 4 * GiB, 6 * GiB, 64 * GiB])
     addr = base + r.randrange(0, 1 * GiB // 8) * 8 + r.choice([0, 8])
@@ -34,13 +34,18 @@ def pfn_of_address(seed: int) -> Problem:
         f"PHYS_PFN({addr:#x}) = {addr:#x} >> {shift} = {pfn:#x} = {pfn}; "
         f"the byte is at offset {addr & (arch.page_size - 1):#x} in that page",
         rule="pfn = PHYS_PFN(addr) = addr >> PAGE_SHIFT (include/linux/pfn.h)",
-        mistakes=mistakes)
+        mistakes=mistakes,
+        derivation=[f"PAGE_SIZE = {arch.page_size} = 2^{shift}, so PAGE_SHIFT = {shift}",
+                    f"pfn = addr >> PAGE_SHIFT: drop the low {shift} bits ({shift // 4} hex digits"
+                    + (f" and {shift % 4} bits" if shift % 4 else "") + f") of {addr:#x}",
+                    f"= {pfn:#x}; the low bits, {addr & (arch.page_size - 1):#x}, are the offset inside the page"],
+        answer_format="hex", exam=exam)
 
 
-@register("struct-page-address")
-def struct_page_address(seed: int) -> Problem:
+@register("struct-page-address", difficulty=1, chapter="01")
+def struct_page_address(seed: int, exam: bool = False) -> Problem:
     """At which virtual address is the struct page of a given pfn (x86_64 vmemmap, no KASLR)?"""
-    r = rng(seed, "struct-page-address")
+    r = rng(seed, "struct-page-address", exam)
     name = r.choice(sorted(VMEMMAP_BASE))
     arch = ARCHES[name]
     addr = r.choice([16 * MiB, 1 * GiB, 4 * GiB, 5 * GiB, 64 * GiB]) + r.randrange(0, 32768) * arch.page_size
@@ -54,6 +59,7 @@ def struct_page_address(seed: int) -> Problem:
         pfn * arch.struct_page_size: "that is the offset into the vmemmap; add the vmemmap base",
     }
     mistakes.pop(page, None)
+    offset = pfn * arch.struct_page_size
     return Problem(
         "struct-page-address", seed,
         {"arch": name, "vmemmap (VMEMMAP_START, no KASLR)": f"{base:#x}",
@@ -62,4 +68,9 @@ def struct_page_address(seed: int) -> Problem:
         page,
         f"pfn_to_page({pfn:#x}) = vmemmap + {pfn:#x} = {base:#x} + {pfn:#x} x {arch.struct_page_size} = {page:#x}",
         rule="pfn_to_page(pfn) = vmemmap + pfn (struct page pointer arithmetic; include/asm-generic/memory_model.h)",
-        mistakes=mistakes)
+        mistakes=mistakes,
+        derivation=["vmemmap is an array of struct page, so vmemmap + pfn steps over pfn whole struct pages",
+                    f"byte offset = pfn x sizeof(struct page) = {pfn:#x} x {arch.struct_page_size} = {offset:#x}"
+                    + (" (x 64 is a shift left by 6)" if arch.struct_page_size == 64 else ""),
+                    f"address = {base:#x} + {offset:#x} = {page:#x}"],
+        answer_format="hex", exam=exam)

@@ -6,7 +6,7 @@ from ..machine import Machine
 from ..walkers import REASONS, WALKERS, walk
 from . import Problem, register, rng
 
-__all__ = ["WALKER_RULES", "walker_machine", "walker_counts", "walker_visits"]
+__all__ = ["WALKER_RULES", "walker_machine", "walker_counts", "walker_visits", "visits_by_hand"]
 
 #: One line per walker: what the kernel function skips (the rule a wrong answer breaks).
 WALKER_RULES = {
@@ -26,22 +26,51 @@ _SCENARIOS = ("offline", "online_movable", "online_movable + stress", "online_ke
 _STATE_KEY, _STRESS_KEY = "memory32 state", "stress on node 1 (MiB of anonymous memory)"
 
 
-def walker_machine(kernel: str, scenario: str = "online_movable", stress_bytes: int = 0) -> Machine:
-    """The chapter's VM (memmap_on_memory=1) with one 128 MiB DIMM on node 1 (memory32) in ``scenario``."""
-    m = Machine(kernel, cmdline="memory_hotplug.memmap_on_memory=1 memhp_default_state=offline")
-    m.dimm_add(128 * MiB, 1, "dimm1")
+def walker_machine(kernel: str, scenario: str = "online_movable", stress_bytes: int = 0,
+                   block_size: int = 128 * MiB) -> Machine:
+    """The chapter's VM (memmap_on_memory=1) with one DIMM of one block on node 1 (the first hot-added block).
+
+    With the default 128 MiB blocks that block is memory32; ``block_size`` changes both.
+    """
+    m = Machine(kernel, cmdline="memory_hotplug.memmap_on_memory=1 memhp_default_state=offline",
+                block_size=None if block_size == 128 * MiB else block_size)
+    bid = m.dimm_add(block_size, 1, "dimm1").blocks[0]
     if scenario != "offline":
-        m.write("/sys/devices/system/memory/memory32/state", scenario.split(" ")[0])
+        m.write(f"/sys/devices/system/memory/memory{bid}/state", scenario.split(" ")[0])
     if stress_bytes:
         m.start_workload(1, stress_bytes)
     return m
 
 
-def walker_counts(kernel: str, walker: str, scenario: str = "online_movable", stress_bytes: int = 0) -> dict[str, int]:
-    """What ``walker`` does with each pfn of memory32: {reason: pfns} (``"visited"`` first)."""
-    m = walker_machine(kernel, scenario, stress_bytes)
-    b = m.blocks[32]
+def walker_counts(kernel: str, walker: str, scenario: str = "online_movable", stress_bytes: int = 0,
+                  block_size: int = 128 * MiB) -> dict[str, int]:
+    """What ``walker`` does with each pfn of the hot-added block: {reason: pfns} (``"visited"`` first)."""
+    m = walker_machine(kernel, scenario, stress_bytes, block_size)
+    b = m.blocks[min(bid for bid, blk in m.blocks.items() if not blk.boot)]
     return walk(m, walker, b.start_pfn, b.nr_pages).counts()
+
+
+def visits_by_hand(kernel: str, walker: str, scenario: str, nr: int) -> tuple[int | None, list[str]]:
+    """Pfns a walker visits in one hot-added block of ``nr`` pfns by chapter 08's rules (None: needs the model)."""
+    v = nr // 64
+    steps = [f"the block: {nr:,} pfns, its first {v:,} (1/64) hold its own memmap"]
+    if scenario == "offline":
+        return 0, steps + ["the block is offline: pfn_to_online_page() is NULL for every pfn: 0"]
+    if walker == "hotplug":
+        return nr - v, steps + [f"offline_pages()' walkers start at buddy_start_pfn: {nr:,} - {v:,} = {nr - v:,}"]
+    if walker == "generic":
+        if kernel == "6.12":
+            return nr, steps + ["6.12: the memmap is not PageReserved, so a generic walker keeps every pfn: "
+                                f"{nr:,}"]
+        return nr - v, steps + [f"{kernel}: the memmap pages are PageReserved and skipped: {nr - v:,}"]
+    if scenario != "online_movable" or "stress" in scenario:
+        return None, steps + ["which pages the kernel's own allocations or the workload take needs the model"]
+    if walker == "compaction-migrate":
+        return 0, steps + ["nothing runs: no page is LRU or movable: 0"]
+    if walker == "compaction-free":
+        return nr - v, steps + [f"every pfn after the memmap is free (PageBuddy): {nr - v:,}"]
+    return nr - v, steps + ["alloc-contig takes every free pfn; the memmap is "
+                            + ("PageReserved" if kernel != "6.12" else "not movable") + f": {nr - v:,}"]
 
 
 def walker_visits(kernel: str, walker: str, scenario: str = "online_movable", stress_bytes: int = 0) -> int:
@@ -49,9 +78,11 @@ def walker_visits(kernel: str, walker: str, scenario: str = "online_movable", st
     return walker_counts(kernel, walker, scenario, stress_bytes).get(REASONS[0], 0)
 
 
-@register("walker-visits")
-def walker_visits_problem(seed: int) -> Problem:
+@register("walker-visits", difficulty=2, by_hand="some", chapter="08")
+def walker_visits_problem(seed: int, exam: bool = False) -> Problem:
     """How many pfns of a hot-added 128 MiB block does one pfn walker visit, on one kernel, in one state?"""
+    if exam:
+        return _walker_exam(seed)
     r = rng(seed, "walker-visits")
     kernel = r.choice(["5.13", "6.1", "6.12"])
     walker = r.choice(sorted(WALKERS))
@@ -59,6 +90,7 @@ def walker_visits_problem(seed: int) -> Problem:
     stress = r.choice([16, 32, 64]) * MiB if scenario.endswith("stress") else 0
     counts = walker_counts(kernel, walker, scenario, stress)
     answer = counts.get(REASONS[0], 0)
+    hand, steps = visits_by_hand(kernel, walker, scenario if not stress else scenario + " + stress", 32768)
     nr, v = 32768, 512
     mistakes: dict[object, str] = {
         nr: "that is every pfn of the block; the walker passes some of them over",
@@ -85,4 +117,34 @@ def walker_visits_problem(seed: int) -> Problem:
         answer,
         "per pfn: " + ", ".join(f"{k} {n}" for k, n in counts.items()),
         rule=WALKER_RULES[walker],
-        mistakes=mistakes)
+        mistakes=mistakes, derivation=steps, by_hand=hand == answer)
+
+
+def _walker_exam(seed: int) -> Problem:
+    """The exam variant: any block size, and only states whose answer follows from the rules."""
+    r = rng(seed, "walker-visits", True)
+    while True:
+        kernel = r.choice(["5.13", "6.1", "6.12"])
+        walker = r.choice(sorted(WALKERS))
+        scenario = r.choice(["offline", "online_movable", "online_movable", "online_kernel"])
+        block = r.choice([128, 256, 512, 1024, 2048]) * MiB
+        nr = block // 4096
+        hand, steps = visits_by_hand(kernel, walker, scenario, nr)
+        if hand is None or (hand == 0 and r.random() > 0.2):
+            continue
+        answer = walker_counts(kernel, walker, scenario, 0, block).get(REASONS[0], 0)
+        if answer == hand:
+            break
+    m = walker_machine(kernel, "offline", 0, block)
+    b = m.blocks[min(bid for bid, blk in m.blocks.items() if not blk.boot)]
+    return Problem(
+        "walker-visits", seed,
+        {"kernel": kernel, "machine": f"x86_64, memory_hotplug.memmap_on_memory=1, {block >> 20} MiB blocks",
+         "hot-add": f"one {block >> 20} MiB DIMM on node 1 -> memory{b.id} (pfns {b.start_pfn:#x}-{b.end_pfn - 1:#x})",
+         f"memory{b.id} state": scenario, "walker": walker, "load": "nothing runs"},
+        f"How many of memory{b.id}'s {nr} pfns does the {walker} walker visit (look at and keep)?",
+        answer, f"{walker} keeps {answer} of {nr} pfns", rule=WALKER_RULES[walker],
+        mistakes={nr: "that is every pfn of the block; the walker passes some of them over",
+                  nr - nr // 64: "that is the buddy part of the block (all pfns minus the memmap)",
+                  nr // 64: "that is the number of self-hosted memmap pages"} if answer not in
+        (nr, nr - nr // 64, nr // 64) else {}, derivation=steps, exam=True)

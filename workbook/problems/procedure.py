@@ -9,7 +9,7 @@ from ..machine import Machine
 from ..replay import parse_zoneinfo
 from . import Problem, register, rng
 
-__all__ = ["ZONEINFO_RULE", "run_sequence", "zoneinfo_field", "parse_actions"]
+__all__ = ["ZONEINFO_RULE", "run_sequence", "zoneinfo_field", "parse_actions", "zoneinfo_by_hand"]
 
 ZONEINFO_RULE = ("per block onlined: present += N (memmap included), managed += N - V (the buddy part), spanned "
                  "covers first to last pfn of the zone; offline undoes it; V = 512 for a 128 MiB block when "
@@ -52,18 +52,48 @@ def parse_actions(text: str) -> list[tuple]:
     return steps
 
 
-@register("zoneinfo-after")
-def zoneinfo_after(seed: int) -> Problem:
+def zoneinfo_by_hand(kernel: str, memmap_on_memory: str, steps: Sequence[tuple], zone: str,
+                     key: str) -> tuple[int, list[str]]:
+    """One /proc/zoneinfo number of node 1 after ``steps`` by chapter 10's rules (128 MiB blocks, DIMMs back to back)."""
+    vmemmap: dict[int, int] = {}
+    state: dict[int, str] = {}
+    nxt = 32
+    notes = []
+    for step in steps:
+        if step[0] == "add":
+            n = int(step[1]) // (128 * MiB)
+            own = memmap_on_memory == "1" and (kernel == "6.12" or n == 1)
+            for b in range(nxt, nxt + n):
+                vmemmap[b] = 512 if own else 0
+            notes.append(f"add of {n} block(s) (memory{nxt}..memory{nxt + n - 1}): memmap "
+                         + ("on each block, 512 pfns" if own else "elsewhere (0 on the blocks)"))
+            nxt += n
+        elif step[2] == "offline":
+            state.pop(step[1], None)
+        else:
+            state[step[1]] = "Movable" if step[2] == "online_movable" else "Normal"
+    mine = sorted(b for b, z in state.items() if z == zone)
+    present = 32768 * len(mine)
+    managed = sum(32768 - vmemmap[b] for b in mine)
+    spanned = (mine[-1] - mine[0] + 1) * 32768 if mine else 0
+    notes.append(f"online in {zone} now: " + (", ".join(f"memory{b}" for b in mine) or "none"))
+    notes.append(f"present = {len(mine)} x 32768 = {present}; managed = present - vmemmap pages = {managed}; "
+                 f"spanned = first to last pfn of those blocks = {spanned}")
+    return {"present": present, "managed": managed, "spanned": spanned}[key], notes
+
+
+@register("zoneinfo-after", difficulty=3, chapter="10")
+def zoneinfo_after(seed: int, exam: bool = False) -> Problem:
     """After a few hot-adds, onlines and offlines on node 1: one number of node 1's zone in /proc/zoneinfo."""
-    r = rng(seed, "zoneinfo-after")
+    r = rng(seed, "zoneinfo-after", exam)
     while True:
         kernel = r.choice(["6.1", "6.12"])
         mom = r.choice(["1", "1", "0"])
         steps: list[tuple] = []
         blocks: list[int] = []
         nxt = 32
-        for _ in range(r.choice([1, 2, 3])):
-            size = r.choice([128, 128, 256]) * MiB
+        for _ in range(r.choice([2, 3, 4] if exam else [1, 2, 3])):
+            size = r.choice([128, 256, 384, 512] if exam else [128, 128, 256]) * MiB
             steps.append(("add", size))
             blocks += list(range(nxt, nxt + size // (128 * MiB)))
             nxt += size // (128 * MiB)
@@ -75,6 +105,8 @@ def zoneinfo_after(seed: int) -> Problem:
                 online.append(b)
         if online and r.random() < 0.5:
             steps.append(("state", r.choice(online), "offline"))
+        if exam and online and r.random() < 0.5:
+            steps.append(("state", r.choice(online), "offline"))
         try:
             m = run_sequence(kernel, mom, steps)
         except KernelError:
@@ -83,8 +115,10 @@ def zoneinfo_after(seed: int) -> Problem:
         if zones:
             break
     zone = r.choice(zones)
-    key = r.choice(["present", "managed", "managed", "spanned"])
+    key = r.choice(["present", "managed", "managed", "managed", "spanned"] if exam else
+                   ["present", "managed", "managed", "spanned"])
     answer = zoneinfo_field(m, 1, zone, key)
+    hand, notes = zoneinfo_by_hand(kernel, mom, steps, zone, key)
     vals = {k: zoneinfo_field(m, 1, zone, k) for k in ("spanned", "present", "managed")}
     mistakes: dict[object, str] = {}
     for other, v in vals.items():
@@ -110,4 +144,4 @@ def zoneinfo_after(seed: int) -> Problem:
         answer,
         f"Node 1 {zone}: " + ", ".join(f"{k} {v}" for k, v in vals.items()),
         rule=ZONEINFO_RULE,
-        mistakes=mistakes)
+        mistakes=mistakes, derivation=notes, by_hand=hand == answer, exam=exam)

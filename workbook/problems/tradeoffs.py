@@ -6,13 +6,18 @@ from ..hugetlb import gigantic_windows as _windows
 from ..machine import Machine
 from . import Problem, register, rng
 
-__all__ = ["GIGANTIC_RULE", "gigantic_machine", "gigantic_windows", "gigantic_pages"]
+__all__ = ["GIGANTIC_RULE", "gigantic_machine", "gigantic_windows", "gigantic_pages", "huge_pages_by_hand"]
 
 GIGANTIC_RULE = ("a 1 GiB gigantic page is allocated with GFP_HIGHUSER (hugepage_movable_supported() is false for "
                  "gigantic pages), so ZONE_MOVABLE is never tried; in a kernel zone it needs a naturally aligned "
                  "1 GiB range whose every pfn alloc_contig_range() can take, and the self-hosted memmap at the head "
                  "of each block is PageReserved (<= 6.10) or unmovable (6.11+): every aligned GiB that holds a "
                  "block head is lost")
+HUGE_RULE = ("a huge page needs a naturally aligned range whose every pfn the allocator can take: the self-hosted "
+             "memmap at the head of each block is never free; a 1 GiB gigantic page also never comes from "
+             "ZONE_MOVABLE (GFP_HIGHUSER), a 2 MiB page may")
+_MOVABLE = ("ZONE_MOVABLE: gigantic pages are allocated with GFP_HIGHUSER (hugepage_movable_supported() is false "
+            "for them), so alloc_contig_pages() never tries this zone")
 
 
 def gigantic_machine(kernel: str, block_size: int, dimm_size: int, memmap_on_memory: str = "1",
@@ -29,7 +34,7 @@ def gigantic_machine(kernel: str, block_size: int, dimm_size: int, memmap_on_mem
 
 
 def gigantic_windows(m: Machine, start: int, size: int, page: int = 1 * GiB) -> list[bool]:
-    """For each aligned ``page``-sized window of ``[start, start + size)``: can a gigantic page come from it?"""
+    """For each aligned ``page``-sized window of ``[start, start + size)``: can a huge page come from it?"""
     return [ok for ok, _ in _windows(m, start, size, page)]
 
 
@@ -40,9 +45,31 @@ def gigantic_pages(kernel: str, block_size: int, dimm_size: int, memmap_on_memor
     return sum(gigantic_windows(m, 4 * GiB, dimm_size))
 
 
-@register("gigantic-pages")
-def gigantic_pages_problem(seed: int) -> Problem:
+def huge_pages_by_hand(kernel: str, block: int, size: int, memmap_on_memory: str, online: str = "online_kernel",
+                       page: int = 1 * GiB) -> tuple[int, list[str]]:
+    """Huge pages of ``page`` bytes that fit in a DIMM at 4 GiB by chapter 11's rule, with the steps."""
+    total = size // page
+    steps = [f"the DIMM holds {total} naturally aligned {page >> 20} MiB range(s)"]
+    if page >= GiB and online == "online_movable":
+        return 0, steps + [f"{_MOVABLE}: 0"]
+    own = memmap_on_memory == "1" and (kernel != "6.1" or size == block)
+    if not own:
+        why = ("memmap_on_memory is off" if memmap_on_memory != "1"
+               else f"{kernel} self-hosts the memmap only for a one-block add")
+        return total, steps + [f"{why}: no memmap in the DIMM, every range is free: {total}"]
+    head = block // 64           # bytes of memmap at the start of each block (64-byte struct page, 4 KiB pages)
+    lost = {w for k in range(size // block) for w in range((k * block) // page, (k * block + head - 1) // page + 1)}
+    steps.append(f"{size // block} block(s) of {block >> 20} MiB, each starting with {head >> 20} MiB of its own "
+                 "memmap that the allocator cannot take")
+    steps.append(f"{page >> 20} MiB ranges holding a block head: {len(lost)}; free ones: {total - len(lost)}")
+    return total - len(lost), steps
+
+
+@register("gigantic-pages", difficulty=2, chapter="11")
+def gigantic_pages_problem(seed: int, exam: bool = False) -> Problem:
     """How many 1 GiB hugetlb pages can be allocated on a freshly hot-added DIMM?"""
+    if exam:
+        return _huge_pages_exam(seed)
     r = rng(seed, "gigantic-pages")
     kernel = r.choice(["6.1", "6.12", "6.12"])
     block = r.choice([128 * MiB, 256 * MiB, 512 * MiB, 1 * GiB, 2 * GiB])
@@ -50,6 +77,7 @@ def gigantic_pages_problem(seed: int) -> Problem:
     mom = r.choice(["1", "1", "0"])
     online = r.choice(["online_kernel", "online_kernel", "online_movable"])
     answer = gigantic_pages(kernel, block, size, mom, online)
+    hand, steps = huge_pages_by_hand(kernel, block, size, mom, online)
     total = size // GiB
     mistakes: dict[object, str] = {
         total: "that ignores the memmap at the head of each block: alloc_contig_range() cannot take it",
@@ -57,16 +85,15 @@ def gigantic_pages_problem(seed: int) -> Problem:
         total // 2: "that is right only for 2 GiB blocks: the memmap sits in the lower GiB of each block",
     }
     if online == "online_movable":
-        mistakes[total] = ("gigantic pages never come from ZONE_MOVABLE: htlb_alloc_mask() is GFP_HIGHUSER for them, "
-                           "so alloc_contig_pages() stops below it, whatever the memmap does")
-        mistakes[total // 2] = mistakes[total]
+        mistakes[total] = mistakes[total // 2] = ("gigantic pages never come from ZONE_MOVABLE: htlb_alloc_mask() is "
+                                                  "GFP_HIGHUSER for them, whatever the memmap does")
     elif kernel == "6.1" and size > block and mom == "1":
         mistakes[0] = ("Linux 6.1 refuses memmap_on_memory for a multi-block add: this DIMM's memmap came from "
                        "node 0, so nothing of it sits in the DIMM")
     elif mom == "0":
         mistakes[0] = "memmap_on_memory is off: the memmap is in node 0's memory, not in the DIMM"
     mistakes.pop(answer, None)
-    why = ("ZONE_MOVABLE is never used for gigantic pages" if online == "online_movable"
+    why = ("ZONE_MOVABLE never gives a gigantic page" if online == "online_movable"
            else f"{answer} of the DIMM's {total} aligned GiB ranges hold no memmap")
     return Problem(
         "gigantic-pages", seed,
@@ -81,4 +108,32 @@ def gigantic_pages_problem(seed: int) -> Problem:
         answer,
         f"{answer}: {why}",
         rule=GIGANTIC_RULE,
-        mistakes=mistakes)
+        mistakes=mistakes, derivation=steps, by_hand=hand == answer)
+
+
+def _huge_pages_exam(seed: int) -> Problem:
+    """The exam variant: 2 MiB or 1 GiB hugetlb pages on a DIMM of 1 to 16 GiB, kernel or movable zone."""
+    r = rng(seed, "gigantic-pages", True)
+    kernel = r.choice(["6.1", "6.12", "6.12"])
+    block = r.choice([128 * MiB, 256 * MiB, 512 * MiB, 1 * GiB, 2 * GiB])
+    size = block * r.randrange(1, 16 * GiB // block + 1)     # a whole number of blocks, up to 16 GiB
+    mom = r.choice(["1", "1", "1", "0"])
+    page = r.choice([2 * MiB, 2 * MiB, 1 * GiB]) if size % GiB == 0 else 2 * MiB
+    online = r.choice(["online_kernel", "online_kernel", "online_movable"])
+    m = gigantic_machine(kernel, block, size, mom, online)
+    answer = sum(gigantic_windows(m, 4 * GiB, size, page))
+    hand, steps = huge_pages_by_hand(kernel, block, size, mom, online, page)
+    name = "1048576kB" if page == GiB else "2048kB"
+    mistakes = {size // page: "that ignores the memmap at the head of each block"} if answer != size // page else {}
+    if page >= GiB and online == "online_movable" and size // page:
+        mistakes[size // page] = "gigantic pages never come from ZONE_MOVABLE (GFP_HIGHUSER)"
+    return Problem(
+        "gigantic-pages", seed,
+        {"kernel": kernel, "machine": f"x86_64, memhp_default_state={online}",
+         "memory_hotplug.memmap_on_memory": mom, "memory block size (MiB)": block >> 20,
+         "DIMM size (MiB)": size >> 20,
+         "hot-add": f"one DIMM at 0x100000000 on node 1 (every block {online}, nothing allocated on node 1)"},
+        f"How many {page >> 20} MiB hugetlb pages (echo N > .../node1/hugepages/hugepages-{name}/nr_hugepages) "
+        "can the kernel allocate in the DIMM?",
+        answer, f"{answer} of the DIMM's {size // page} aligned {page >> 20} MiB ranges can hold one",
+        rule=HUGE_RULE, mistakes=mistakes, derivation=steps, by_hand=hand == answer, exam=True)

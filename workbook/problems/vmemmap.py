@@ -21,7 +21,7 @@ from ..memory_hotplug import memmap_on_memory_refusal
 from . import Problem, register, rng
 
 __all__ = ["VMEMMAP_BASE", "vmemmap_base", "pfn_to_page", "page_to_pfn", "vmemmap_range", "vmemmap_pmds",
-           "node_memfree_pages", "vmstat_value", "memmap_source_machine"]
+           "node_memfree_pages", "vmstat_value", "memmap_source_machine", "memmap_source_by_hand"]
 
 # the address arithmetic lives in the model (include/asm-generic/memory_model.h)
 from ..memory_model import (VMEMMAP_BASE, page_to_pfn, pfn_to_page, vmemmap_base,  # noqa: E402,F401
@@ -52,14 +52,41 @@ def memmap_source_machine(kernel: str, memmap_on_memory: str, node1_bytes: int) 
                    cmdline=f"memory_hotplug.memmap_on_memory={memmap_on_memory} memhp_default_state=offline")
 
 
-@register("memmap-source")
-def memmap_source(seed: int) -> Problem:
+def memmap_source_by_hand(kernel: str, memmap_on_memory: str, node1_bytes: int, size: int,
+                          block: int = 128 * MiB) -> tuple[int, list[str]]:
+    """Node 0's MemFree drop in pages, by the rules of chapter 03 (independent of the machine), with the steps."""
+    memmap = size // 4096 * 64 // 4096
+    steps = [f"the memmap of {size >> 20} MiB: {size >> 12:,} pages x 64 B = {memmap:,} pages of 4 KiB"]
+    if memmap_on_memory != "1":
+        steps.append("memmap_on_memory is off: the memmap is allocated from existing memory")
+    elif kernel == "6.1" and size != block:
+        steps.append(f"6.1 puts the memmap on the new memory only for a one-block add; this add is "
+                     f"{size // block} blocks: it comes from existing memory")
+    else:
+        return 0, steps + ["memmap_on_memory accepts the add: the memmap sits on the hot-added range; node 0 "
+                           "pays nothing"]
+    if node1_bytes:
+        return 0, steps + ["node 1 has memory of its own: the memmap comes from node 1; node 0 pays nothing"]
+    return memmap, steps + [f"node 1 has no memory: the allocation falls back to node 0, which pays {memmap:,} "
+                            "pages"]
+
+
+@register("memmap-source", difficulty=2, chapter="03")
+def memmap_source(seed: int, exam: bool = False) -> Problem:
     """How many pages of node 0's free memory does a hot-add to node 1 take, before any onlining?"""
-    r = rng(seed, "memmap-source")
+    r = rng(seed, "memmap-source", exam)
     kernel = r.choice(["6.1", "6.12"])
-    mom = r.choice(["0", "1"])
-    node1 = r.choice([0, 0, 512 * MiB])
-    size = r.choice([128 * MiB, 256 * MiB, 512 * MiB, 1 * GiB])
+    if exam:        # any whole number of blocks up to 3 GiB, and few free rides: a wide answer space
+        while True:
+            mom = r.choice(["0", "1"])
+            node1 = r.choice([0, 0, 512 * MiB])
+            size = r.randrange(1, 25) * 128 * MiB
+            if memmap_source_by_hand(kernel, mom, node1, size)[0] or r.random() < 0.2:
+                break
+    else:
+        mom = r.choice(["0", "1"])
+        node1 = r.choice([0, 0, 512 * MiB])
+        size = r.choice([128 * MiB, 256 * MiB, 512 * MiB, 1 * GiB])
     m = memmap_source_machine(kernel, mom, node1)
     before = node_memfree_pages(m, 0)
     refusal = memmap_on_memory_refusal(m, size)
@@ -84,6 +111,7 @@ def memmap_source(seed: int) -> Problem:
         size >> a.page_shift: "that is the number of pages hot-added, not the pages of memmap describing them",
     }
     mistakes.pop(drop, None)
+    hand, steps = memmap_source_by_hand(kernel, mom, node1, size, m.block_size)
     return Problem(
         "memmap-source", seed,
         {"kernel": kernel, "memory_hotplug.memmap_on_memory": mom, "node 0 boot memory": "1 GiB",
@@ -94,4 +122,4 @@ def memmap_source(seed: int) -> Problem:
         f"the memmap is {memmap} pages; {why}; it {where}: node 0 loses {drop} pages",
         rule="sparse_add_section() populates the memmap at hot-add: from the altmap when memmap_on_memory is "
              "used, else vmemmap_alloc_block() -> alloc_pages_node(nid) with fallback to other nodes",
-        mistakes=mistakes)
+        mistakes=mistakes, derivation=steps, by_hand=hand == drop, exam=exam)

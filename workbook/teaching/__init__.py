@@ -1,5 +1,8 @@
-"""The teaching kit: a student edition of the chapters and a static, offline HTML site.
+"""The teaching kit: student editions, per-student seeds, grading (own and nbgrader), the offline site, PDFs.
 
-These commands work on notebooks (``nbformat``/``nbconvert``, which JupyterLab already
-installs), never on the model's state; importing ``workbook`` does not import them.
+``student`` (editions, weekly releases), ``seeds`` (per-student seeds), ``grade`` and
+``nbgrader_release`` (grading), ``site`` and ``pdf`` (reading and paper), ``course`` and ``guide``
+(the instructor's guide).  These commands work on notebooks (``nbformat``/``nbclient``/
+``nbconvert``, which JupyterLab already installs), never on the model's state; importing
+``workbook`` does not import them.
 """

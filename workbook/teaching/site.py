@@ -117,7 +117,8 @@ window.__jupyter_widgets_assets_path__ = "{{ resources.site.widget_assets }}";
 {%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-{%- block html_head_css -%}<link rel="stylesheet" href="{{ resources.site.css }}">{%- endblock html_head_css -%}
+{%- block html_head_css -%}<link rel="stylesheet" href="{{ resources.site.css }}">
+<script src="{{ resources.site.js }}" defer></script>{%- endblock html_head_css -%}
 {%- block body_header -%}
 {{ super() }}
 {{ resources.site.nav_top }}
@@ -147,6 +148,49 @@ body.jp-Notebook { font-family: var(--jp-ui-font-family); }
 .site-nav .site-note { margin-left: auto; color: #666; font-size: 12px; }
 details.site-solution > summary { cursor: pointer; color: #555; padding: 0.2em 0 0.2em 1em;
   font-family: var(--jp-ui-font-family, sans-serif); font-size: 13px; }
+/* paper (memhotplug-workbook pdf): no navigation, figures not cut across pages */
+@media print {
+  .site-nav { display: none; }
+  .jp-OutputArea-output, .widget-vbox, table { break-inside: avoid; }
+  .jp-Cell { break-inside: avoid-page; }
+}
+"""
+
+# Every figure's text summary (a widget under it, class figure-summary) becomes the figure's text
+# alternative: role="img" and aria-label on the plot, aria-describedby to the summary.  Widgets render
+# after the page loads, so a MutationObserver labels them as they appear.
+_SITE_JS = """\
+/* memhotplug-workbook static site: text alternatives for the figures */
+(function () {
+  var next = 0;
+  function plotOf(summary) {
+    var box = summary.closest(".widget-vbox") || summary.parentElement;
+    while (box) {
+      var hosts = Array.prototype.filter.call(box.querySelectorAll("*"), function (el) {
+        return el.shadowRoot || el.tagName === "CANVAS" || /(^| )bk-/.test(el.className || "");
+      });
+      if (hosts.length) { return hosts[0]; }
+      box = box.parentElement && box.parentElement.closest(".widget-vbox");
+    }
+    return null;
+  }
+  function label() {
+    document.querySelectorAll(".figure-summary").forEach(function (summary) {
+      var plot = plotOf(summary);
+      var text = summary.textContent.replace(/^\\s*Figure:\\s*/, "");
+      if (!plot || plot.getAttribute("aria-label") === text) { return; }
+      if (!summary.id) { summary.id = "figure-summary-" + (next++); }
+      plot.setAttribute("role", "img");
+      plot.setAttribute("aria-label", text);
+      plot.setAttribute("aria-describedby", summary.id);
+    });
+  }
+  function start() {
+    label();
+    new MutationObserver(label).observe(document.body, {childList: true, subtree: true, characterData: true});
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
+})();
 """
 
 _INDEX_CSS = """\
@@ -517,7 +561,7 @@ def build_site(out: Path, chapters: Path | None = None, *, js_dir: Path | None =
 
         # 3. the pages
         started = time.monotonic()
-        static_css: dict[str, str] = {f"{STATIC}/site.css": _SITE_CSS}
+        static_css: dict[str, str] = {f"{STATIC}/site.css": _SITE_CSS, f"{STATIC}/site.js": _SITE_JS}
         exporter = _make_exporter(static_css)
         titles = [(p.stem + ".html", chapter_title(ran[p][0], p.stem)) for p in paths]
         stems = {p.stem for p in paths}
@@ -530,7 +574,7 @@ def build_site(out: Path, chapters: Path | None = None, *, js_dir: Path | None =
             site_res = {"bokehjs": f"{STATIC}/{bokehjs}", "requirejs": f"{STATIC}/requirejs/require.js",
                         "amd_paths": json.dumps(AMD_PATHS),
                         "widget_assets": f"{STATIC}/html-manager/", "no_cdn": f"{STATIC}/no-cdn/",
-                        "css": f"{STATIC}/site.css", "solution_tag": SOLUTION_TAG,
+                        "css": f"{STATIC}/site.css", "js": f"{STATIC}/site.js", "solution_tag": SOLUTION_TAG,
                         "nav_top": _nav(titles, i, "top"), "nav_bottom": _nav(titles, i, "bottom")}
             body, _ = exporter.from_notebook_node(nb, resources={"site": site_res,
                                                                  "metadata": {"name": path.stem}})
