@@ -68,3 +68,14 @@ def test_widget_views_point_into_the_stored_state(notebook: nbformat.NotebookNod
              for c in _code(notebook) for o in c.outputs
              if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert views and all(v in state for v in views)
+
+
+def test_check_verdicts_and_solutions_are_folded(notebook: nbformat.NotebookNode) -> None:
+    # a verdict reads "right: <answer>": stored (nbval compares it) but folded until the reader opens it
+    from workbook.teaching.student import is_check_cell
+    for cell in _code(notebook):
+        tags = cell.metadata.get("tags", [])
+        if is_check_cell(cell.source):
+            assert "check" in tags and cell.metadata["jupyter"]["outputs_hidden"] is True, cell.source
+        if "solution" in tags:
+            assert cell.metadata["jupyter"] == {"source_hidden": True, "outputs_hidden": True}, cell.source

@@ -217,6 +217,8 @@ def test_edition_of_the_real_chapters(edition: Path) -> None:
                 "answer = None"), cell.source
             assert "source_hidden" not in cell.metadata.get("jupyter", {})
             assert "check" in _tags(nb.cells[i + 1]), f"{path.name}: no check cell after answer cell {i}"
+            # the full edition folds the verdict; the student's own verdict is shown
+            assert "outputs_hidden" not in nb.cells[i + 1].metadata.get("jupyter", {})
             assert nb.cells[i - 1].cell_type == "markdown" or "answer = None" not in nb.cells[i - 1].source
         for cell in nb.cells:
             assert "solution" not in _tags(cell)

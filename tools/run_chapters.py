@@ -10,7 +10,10 @@ nbclient (``store_widget_state=True``, working directory ``chapters/``).  Afterw
 
 * the BokehJS load cell (the first code cell calling ``load_bokeh()``) loses its output,
   1.3 MB of inline JavaScript twice over, and gets the ``nbval-ignore-output`` tag;
-* cells tagged ``solution`` get ``jupyter.source_hidden`` so Lab shows them collapsed;
+* cells tagged ``solution`` get ``jupyter.source_hidden`` so Lab shows them collapsed, and
+  check cells (a check call on ``answer``) get the ``check`` tag and ``jupyter.outputs_hidden``:
+  their verdict names the answer, so it stays folded until the reader opens it (nbval still
+  compares it);
 * the kernelspec is set to ``python3`` and per-cell timing metadata is dropped;
 * widget model ids (random per run) are renumbered in creation order, and the uuids inside
   the stored widget state likewise, so re-running an unchanged chapter changes no byte.
@@ -27,6 +30,9 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from workbook.teaching.student import CHECK_TAG, is_check_cell  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
@@ -72,6 +78,13 @@ def tidy(nb: nbformat.NotebookNode) -> None:
             load_cell_done = True
         if SOLUTION_TAG in tags:
             cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+            cell.metadata["jupyter"]["outputs_hidden"] = True
+        if is_check_cell(cell.source):
+            # the check's verdict names the answer ("right: 0x100200"): stored, compared by nbval,
+            # but collapsed so that the reader does not see it before answering
+            if CHECK_TAG not in tags:
+                tags.append(CHECK_TAG)
+            cell.metadata.setdefault("jupyter", {})["outputs_hidden"] = True
         if not tags:
             del cell.metadata["tags"]
 

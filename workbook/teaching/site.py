@@ -136,6 +136,15 @@ window.__jupyter_widgets_assets_path__ = "{{ resources.site.widget_assets }}";
 {{ super() }}
 {%- endif -%}
 {% endblock input_group %}
+{% block output_group -%}
+{%- if resources.site.check_tag in cell.metadata.get('tags', []) -%}
+<details class="site-check"><summary>Check (click to show the verdict)</summary>
+{{ super() }}
+</details>
+{%- else -%}
+{{ super() }}
+{%- endif -%}
+{% endblock output_group %}
 """
 
 _SITE_CSS = """\
@@ -146,7 +155,7 @@ body.jp-Notebook { font-family: var(--jp-ui-font-family); }
   border-bottom: 1px solid #ccc; font-family: var(--jp-ui-font-family, sans-serif); font-size: 14px; }
 .site-nav.bottom { border-top: 1px solid #ccc; border-bottom: none; margin: 2em 0 0 0; }
 .site-nav .site-note { margin-left: auto; color: #666; font-size: 12px; }
-details.site-solution > summary { cursor: pointer; color: #555; padding: 0.2em 0 0.2em 1em;
+details.site-solution > summary, details.site-check > summary { cursor: pointer; color: #555; padding: 0.2em 0 0.2em 1em;
   font-family: var(--jp-ui-font-family, sans-serif); font-size: 13px; }
 /* paper (memhotplug-workbook pdf): no navigation, figures not cut across pages */
 @media print {
@@ -575,6 +584,7 @@ def build_site(out: Path, chapters: Path | None = None, *, js_dir: Path | None =
                         "amd_paths": json.dumps(AMD_PATHS),
                         "widget_assets": f"{STATIC}/html-manager/", "no_cdn": f"{STATIC}/no-cdn/",
                         "css": f"{STATIC}/site.css", "js": f"{STATIC}/site.js", "solution_tag": SOLUTION_TAG,
+                        "check_tag": "check",
                         "nav_top": _nav(titles, i, "top"), "nav_bottom": _nav(titles, i, "bottom")}
             body, _ = exporter.from_notebook_node(nb, resources={"site": site_res,
                                                                  "metadata": {"name": path.stem}})

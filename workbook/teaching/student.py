@@ -188,6 +188,11 @@ def student_notebook(nb: nbformat.NotebookNode, chapter: str = "",
         elif cell.cell_type == "code" and after_answer and is_check_cell(cell.source):
             if CHECK_TAG not in tags:
                 cell.metadata["tags"] = tags + [CHECK_TAG]
+            # the full edition folds the verdict (it names the answer); a student's own is shown
+            jupyter = cell.metadata.get("jupyter", {})
+            jupyter.pop("outputs_hidden", None)
+            if not jupyter:
+                cell.metadata.pop("jupyter", None)
         else:
             after_answer = False
         cells.append(cell)
