@@ -141,6 +141,10 @@ _SITE_CSS = """\
 /* memhotplug-workbook static site */
 /* JupyterLab's own shell sets the UI font on the body; widgets (HTML, labels, tables) inherit it */
 body.jp-Notebook { font-family: var(--jp-ui-font-family); }
+/* JupyterLab 4 gives every <pre> the code font and line height (.jp-ThemedContainer pre); nbconvert's
+   output CSS lets a <pre> in a widget inherit the widget's UI font and 28px line instead */
+.jp-OutputArea-output .widget-html-content pre { font-family: var(--jp-code-font-family);
+  font-size: var(--jp-code-font-size); line-height: var(--jp-code-line-height); }
 .site-nav { display: flex; gap: 1.5em; align-items: baseline; padding: 0.6em 1em; margin: 0 0 1em 0;
   border-bottom: 1px solid #ccc; font-family: var(--jp-ui-font-family, sans-serif); font-size: 14px; }
 .site-nav.bottom { border-top: 1px solid #ccc; border-bottom: none; margin: 2em 0 0 0; }
