@@ -1,10 +1,19 @@
-"""tools/run_chapters.py: tidying and stable ids make re-executed chapters byte-identical."""
+"""tools/run_chapters.py: tidying and stable ids make re-executed chapters byte-identical; views get pictures.
+
+The pictures themselves are drawn by Chromium (tests/browser/test_unrun_chapter.py regenerates
+chapter 05 and opens it in JupyterLab); here: which outputs get one, how the refresh cell is
+dropped, and what compact_png keeps.
+"""
 from __future__ import annotations
 
+import base64
 import importlib.util
+import io
 from pathlib import Path
 
 import nbformat
+import pytest
+from PIL import Image
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 SCRIPT = Path(__file__).resolve().parent.parent / "tools" / "run_chapters.py"
@@ -59,3 +68,47 @@ def test_two_runs_give_the_same_bytes() -> None:
     assert view_id in state and len(view_id) == 32
     children = state[view_id]["state"]["children"]
     assert children[0].removeprefix("IPY_MODEL_") in state
+
+
+def _png(img: Image.Image) -> bytes:
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_view_ids_and_images_go_beside_every_view_only() -> None:
+    nb = _executed(["a" * 32, "b" * 32], "0b7e9c1a-1f2d-4c3b-9a8e-7d6c5b4a3f2e")
+    again = nbformat.v4.new_output("display_data", data={VIEW: {"model_id": "a" * 32}, "text/plain": "VBox()"})
+    nb.cells[2].outputs = [again]                                    # the same view displayed twice
+    gone = nbformat.v4.new_output("display_data", data={VIEW: {"model_id": "c" * 32}, "text/plain": "VBox()"})
+    nb.cells[0].outputs.append(gone)                                 # a view whose model is not stored
+    assert run_chapters.view_ids(nb) == ["a" * 32]
+    png = _png(Image.new("RGB", (4, 3), (1, 2, 3)))
+    assert run_chapters.add_view_images(nb, {"a" * 32: png}) == 2
+    assert base64.b64decode(nb.cells[1].outputs[0].data[run_chapters.PNG]) == png
+    assert nb.cells[2].outputs[0].data["text/plain"] == "VBox()"     # the text repr stays, for nbval
+    assert nb.cells[0].outputs[0].data.keys() == {"application/javascript"}
+    assert run_chapters.PNG not in nb.cells[0].outputs[1].data
+    nbformat.validate(nb)
+
+
+def test_compact_png_trims_the_margin_and_keeps_flat_colours() -> None:
+    img = Image.new("RGB", (300, 200), (255, 255, 255))
+    img.paste((0xD6, 0x27, 0x28), (50, 40, 150, 50))               # a self-hosted row
+    img.paste((0xC7, 0xE9, 0xC0), (50, 50, 150, 120))              # free pages below it
+    small = Image.open(io.BytesIO(run_chapters.compact_png(_png(img), pad=4)))
+    assert small.mode == "P" and small.size == (100 + 8, 80 + 8)
+    rgb = small.convert("RGB")
+    assert rgb.getpixel((4, 4)) == (0xD6, 0x27, 0x28) and rgb.getpixel((4, 20)) == (0xC7, 0xE9, 0xC0)
+    assert rgb.getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_the_refresh_cell_is_dropped_and_read() -> None:
+    nb = _executed(["a" * 32, "b" * 32], "0b7e9c1a-1f2d-4c3b-9a8e-7d6c5b4a3f2e")
+    cells = list(nb.cells)
+    nb.cells.append(nbformat.v4.new_code_cell("refresh", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="bokeh figures refreshed: 5\n")]))
+    assert run_chapters.drop_refresh_cell(nb) == 5 and nb.cells == cells
+    nb.cells.append(nbformat.v4.new_code_cell("refresh", outputs=[]))
+    with pytest.raises(SystemExit, match="refresh cell printed"):
+        run_chapters.drop_refresh_cell(nb)

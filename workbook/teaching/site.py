@@ -20,8 +20,9 @@ displayed, and every later change (chapter 05's cell that clicks ``device_add`` 
 pfns) is sent as a message that is not part of the widget state.  So after the last cell, one more
 cell (run, then dropped) re-serialises every live ``BokehModel``'s figure into its
 ``render_bundle``, and the stored state holds the final figure, consistent with the ipywidgets
-around it.  The committed outputs would give the same text (CI checks them with nbval), but
-their stored figures are the first-displayed ones; ``--no-execute`` uses them anyway.
+around it.  The committed outputs give the same text (CI checks them with nbval), and
+tools/run_chapters.py, which writes them, runs the same refresh cell (:data:`REFRESH_BOKEH`), so
+``--no-execute`` shows the final figures too, as of the last regeneration.
 
 The BokehJS load cell's output (1.3 MB of inline BokehJS per page) is dropped and every page
 loads ``static/bokeh/bokeh-<version>.min.js`` instead, copied from the installed bokeh.  The
@@ -151,6 +152,10 @@ _SITE_CSS = """\
 /* memhotplug-workbook static site */
 /* JupyterLab's own shell sets the UI font on the body; widgets (HTML, labels, tables) inherit it */
 body.jp-Notebook { font-family: var(--jp-ui-font-family); }
+/* JupyterLab 4 gives every <pre> the code font and line height (.jp-ThemedContainer pre); nbconvert's
+   output CSS lets a <pre> in a widget inherit the widget's UI font and 28px line instead */
+.jp-OutputArea-output .widget-html-content pre { font-family: var(--jp-code-font-family);
+  font-size: var(--jp-code-font-size); line-height: var(--jp-code-line-height); }
 .site-nav { display: flex; gap: 1.5em; align-items: baseline; padding: 0.6em 1em; margin: 0 0 1em 0;
   border-bottom: 1px solid #ccc; font-family: var(--jp-ui-font-family, sans-serif); font-size: 14px; }
 .site-nav.bottom { border-top: 1px solid #ccc; border-bottom: none; margin: 2em 0 0 0; }
@@ -637,8 +642,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="take the pinned npm tarballs from DIR (a copy of the download cache) and "
                              "download nothing")
     parser.add_argument("--no-execute", dest="execute", action="store_false",
-                        help="use the committed outputs instead of executing the chapters (faster; a bokeh "
-                             "figure a later cell changed then shows its first state)")
+                        help="use the committed outputs instead of executing the chapters (faster; the "
+                             "figures as tools/run_chapters.py last stored them)")
     parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                         help="chapters executed at a time (default: the CPUs, at most 4)")
     parser.add_argument("--timeout", type=int, default=600, metavar="S", help="seconds per cell (default 600)")
