@@ -8,8 +8,10 @@ from widgets.controls import ControlPanel
 from widgets.counters import CountersView
 from widgets.dashboard import Workbench
 from widgets.geometry import GeometryExplorer
+from widgets.memmap_timeline import MemmapTimeline
 from widgets.pagemap import PageMapView
+from widgets.vmemmap import VmemmapView
 from widgets.walker import WalkerAnimation
 
 __all__ = ["bokeh_widget", "load_bokeh", "BlockMapView", "ControlPanel", "CountersView", "GeometryExplorer",
-           "PageMapView", "VersionCompare", "WalkerAnimation", "Workbench"]
+           "MemmapTimeline", "PageMapView", "VersionCompare", "VmemmapView", "WalkerAnimation", "Workbench"]

@@ -35,6 +35,10 @@ class ArchProfile:
     radix: bool = True              # ppc64 only: radix MMU (hash refuses memmap_on_memory)
     subsection_shift: int = 21      # SUBSECTION_SHIFT (include/linux/mmzone.h), all arches
     default_block_size: int = 0     # 0: the section size (drivers/base/memory.c weak default)
+    # vmemmap_populate() maps the memmap with PMD_SIZE pages where it can (x86_64 with PSE:
+    # vmemmap_populate_hugepages(); s390 segments; ppc64 radix); False: base pages only
+    # (arm64 16K/64K: vmemmap_populate_basepages() unless CONFIG_ARM64_4K_PAGES, arch/arm64/mm/mmu.c)
+    vmemmap_huge: bool = True
     description: str = ""
 
     # --- derived constants, named as in the kernel -------------------------------------
@@ -111,8 +115,8 @@ X86_64_LA57 = replace(X86_64, name="x86_64-la57", max_physmem_bits=52,
 # arm64: arch/arm64/include/asm/sparsemem.h (27, or 29 with 64K pages); PMD_SHIFT =
 # (PAGE_SHIFT - 3) * 2 + 3; pageblock order = min(HUGETLB_PAGE_ORDER, MAX_PAGE_ORDER).
 ARM64_4K = ArchProfile("arm64-4k", 12, 27, 21, 9, 10, 48, description="arm64, 4 KiB pages")
-ARM64_16K = ArchProfile("arm64-16k", 14, 27, 25, 11, 11, 48, description="arm64, 16 KiB pages")
-ARM64_64K = ArchProfile("arm64-64k", 16, 29, 29, 13, 13, 52, description="arm64, 64 KiB pages")
+ARM64_16K = ArchProfile("arm64-16k", 14, 27, 25, 11, 11, 48, vmemmap_huge=False, description="arm64, 16 KiB pages")
+ARM64_64K = ArchProfile("arm64-64k", 16, 29, 29, 13, 13, 52, vmemmap_huge=False, description="arm64, 64 KiB pages")
 # ppc64 Book3S: SECTION_SIZE_BITS 24 (arch/powerpc/include/asm/sparsemem.h); the block is
 # the LMB size (256 MiB on pseries by default); pageblock order is set at boot from the
 # default huge page (2 MiB radix, 16 MiB hash).

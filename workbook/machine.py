@@ -124,6 +124,8 @@ class Machine:
         self.max_pfn = 0
         self.allocations: dict[int, "object"] = {}      # owner id -> workload.Allocation
         self._memmap_allocs_for: dict[tuple[int, int], list] = {}   # memmap taken from node memory
+        # memmap taken from an altmap: (first pfn, pfns) runs in the order vmemmap_populate() took them
+        self._memmap_altmap_for: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self._next_owner = 1
         self.node_distance = {(a, b): 10 if a == b else 20 for a in self.nodes for b in self.nodes}
         self.bare_metal = bare_metal
@@ -350,6 +352,7 @@ class Machine:
             need = nsec * (memmap_bytes_per_section // a.page_size)
             if need > altmap.nr_free():
                 raise KernelError(ENOMEM, "vmemmap_populate: altmap exhausted", function="vmemmap_populate")
+            self._memmap_altmap_for[(pfn, nr_pages)] = [(altmap.next_pfn(), need)]
             altmap.alloc += need
 
             def mark(root, arr, lo, hi):
@@ -360,15 +363,22 @@ class Machine:
                 self.nr_memmap_pages += nsec * a.memmap_pages(pps)
             self._memmap_allocs_for[(pfn, nr_pages)] = allocs
             return
+        runs: list[tuple[int, int]] = []
         for sec in range(pfn // pps, (pfn + nr_pages) // pps):
             if altmap is not None:
                 # vmemmap_populate_hugepages(): one PMD at a time from the altmap, "no fallback"
                 remaining = memmap_bytes_per_section
                 while remaining > 0:
                     step = min(a.pmd_size, -(-remaining // a.page_size) * a.page_size)
-                    if altmap.alloc_block_buf(step, a.page_size) is None:
+                    got = altmap.alloc_block_buf(step, a.page_size)
+                    if got is None:
                         self._free_memmap_allocs(allocs)
                         raise KernelError(ENOMEM, "vmemmap_populate: altmap exhausted", function="vmemmap_populate")
+                    n = step // a.page_size
+                    if runs and runs[-1][0] + runs[-1][1] == got:
+                        runs[-1] = (runs[-1][0], runs[-1][1] + n)
+                    else:
+                        runs.append((got, n))
                     remaining -= step
             else:
                 got = self._alloc_memmap(nid, memmap_bytes_per_section)
@@ -381,6 +391,8 @@ class Machine:
             if self.kernel.vmstat_memmap_pages:
                 self.nr_memmap_pages += a.memmap_pages(pps)
         self._memmap_allocs_for[(pfn, nr_pages)] = allocs
+        if altmap is not None:
+            self._memmap_altmap_for[(pfn, nr_pages)] = runs
 
     def _alloc_memmap(self, nid: int, nbytes: int) -> list | None:
         """vmemmap_alloc_block(): PMD-sized blocks from the node's zonelist (GFP_KERNEL), else base pages."""
@@ -413,6 +425,8 @@ class Machine:
         pfn, nr = start >> a.page_shift, size >> a.page_shift
         for key in [k for k in self._memmap_allocs_for if k[0] >= pfn and k[0] + k[1] <= pfn + nr]:
             self._free_memmap_allocs(self._memmap_allocs_for.pop(key))
+        for key in [k for k in self._memmap_altmap_for if k[0] >= pfn and k[0] + k[1] <= pfn + nr]:
+            del self._memmap_altmap_for[key]     # vmem_altmap_free(): the pfns leave with the block
         pps = a.pages_per_section
         for sec in range(pfn // pps, (pfn + nr) // pps):
             arr, idx = self._root(sec, False)
