@@ -122,6 +122,16 @@ def test_page_map_legend(max_order: int) -> None:
         assert all(x < y for x, y in zip(lightness, lightness[1:])), (kind, lightness)
 
 
+def _vmemmap_backing() -> dict:
+    from widgets.vmemmap import BACKING_COLORS
+    return BACKING_COLORS
+
+
+def _timeline_stages() -> dict:
+    from widgets.memmap_timeline import STAGE_COLORS
+    return {k: v for k, v in STAGE_COLORS.items() if v.upper() != "#FFFFFF"}     # removed: drawn blank
+
+
 def test_the_palette_flagged_in_issue_16_fails_this_test() -> None:
     """The old red memmap vs an order-5 green under protanopia: the check does catch it."""
     old = {"selfhosted": "#d62728", "free order 5": "#175f2f", "movable": "#1f77b4", "isolated": "#9467bd"}
@@ -135,6 +145,8 @@ def test_the_palette_flagged_in_issue_16_fails_this_test() -> None:
     ("block map by node", {f"node {i}": c for i, c in enumerate(palette.NODES)}),
     ("zone counters", palette.COUNTERS),
     ("chapter 00 bars", dict(enumerate(palette.START))),
+    ("vmemmap backing", _vmemmap_backing()),
+    ("memmap timeline stages", _timeline_stages()),
 ])
 def test_other_legends(legend: str, colors: dict) -> None:
     distance, kind, a, b = closest({str(k): v for k, v in colors.items()})

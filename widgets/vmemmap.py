@@ -30,6 +30,7 @@ from widgets._bokeh import bokeh_widget
 from widgets._common import (Action, ActionRecord, block_picker, display_bundle, esc, make_machine,
                              refresh_block_picker, run_actions)
 from widgets.controls import ControlPanel
+from widgets.palette import BROWN, OKABE_ITO, PAGEMAP
 from widgets.pagemap import compact
 from widgets.units import format_bytes
 from workbook.arch import GiB
@@ -42,7 +43,7 @@ from workbook.sparse_vmemmap import (ALTMAP, BOOT, NODE, VmemmapMapping, memmap_
 __all__ = ["VmemmapView", "BACKING_COLORS", "PHYS_COLORS", "ARCH_CHOICES", "KERNEL_CHOICES"]
 
 #: Who backs a vmemmap mapping (Okabe-Ito: vermillion as the page map's self-hosted memmap, blue, dark brown).
-BACKING_COLORS = {ALTMAP: "#D55E00", NODE: "#0072B2", BOOT: "#5A3E1B"}
+BACKING_COLORS = {ALTMAP: PAGEMAP["selfhosted"], NODE: OKABE_ITO["blue"], BOOT: BROWN}
 _BACKING_NAMES = {ALTMAP: "the block's own first pfns (altmap, memmap_on_memory)",
                   NODE: "node memory, allocated at hot-add (vmemmap_alloc_block())",
                   BOOT: "boot memory of the node (memblock, at boot)"}
