@@ -5,7 +5,7 @@ import errno as _errno
 import os
 
 __all__ = ["KernelError", "EINVAL", "EBUSY", "ENOENT", "EPERM", "ENOMEM", "EEXIST", "E2BIG",
-           "EINTR", "EACCES", "ENOSPC", "EHWPOISON", "EOPNOTSUPP", "ENXIO", "ENODEV"]
+           "EINTR", "EACCES", "ENOSPC", "EHWPOISON", "EOPNOTSUPP", "ENXIO", "ENODEV", "errno_name"]
 
 EINVAL = _errno.EINVAL
 EBUSY = _errno.EBUSY
@@ -21,6 +21,11 @@ ENXIO = _errno.ENXIO
 ENODEV = _errno.ENODEV
 EOPNOTSUPP = _errno.EOPNOTSUPP
 EHWPOISON = getattr(_errno, "EHWPOISON", 133)
+
+
+def errno_name(err: int) -> str:
+    """The symbolic name of an errno number, e.g. ``"EBUSY"``."""
+    return _errno.errorcode.get(err, str(err))
 
 
 class KernelError(OSError):

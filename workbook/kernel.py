@@ -92,6 +92,37 @@ class KernelProfile:
     # The memory tiering code prints "Demotion targets for Node N:" when N_MEMORY changes.
     demotion_targets_log: bool = False
 
+    # --- dax/kmem, soft-reserved memory, memory tiers ------------------------------------------
+    # ef6dcbdd8eb2 "driver core: Flow the return code from ->probe() through to sysfs bind"
+    # (v5.14): a driver's bind file returns the probe's errno, and EBUSY for a device that
+    # already has a driver; before it (5.10) both read ENODEV (drivers/base/bus.c bind_store()).
+    bind_returns_probe_error: bool = False
+    # 992bf77591cb "mm/demotion: add support for explicit memory tiers" (v6.1): memory tiers
+    # (/sys/devices/virtual/memory_tiering/memory_tierN, N = abstract distance >> 7); kmem
+    # gives its node the DAX memory type (MEMTIER_DEFAULT_DAX_ADISTANCE = 5 x DRAM's).
+    memory_tiers: bool = False
+    # 7dab174e2e27 "dax/hmem: Move hmem device registration to dax_hmem.ko" (v6.3): the boot
+    # code only records Soft Reserved ranges and registers one hmem_platform.0 device;
+    # dax_hmem.ko creates hmem.N (with no iomem resource).  Before: hmem.N is registered at
+    # boot with the range as its resource, which /proc/iomem shows as the parent of "Soft
+    # Reserved" (drivers/dax/hmem/device.c).
+    hmem_platform_device: bool = False
+    # e9ee9fe3a9d4 "dax: Assign RAM regions to memory-hotplug by default" (v6.3): hmem regions
+    # carry IORESOURCE_DAX_KMEM and the dax bus matches a driver by type (dax_match_type()):
+    # kmem binds them as soon as it is loaded, device_dax only through new_id.  Before:
+    # device_dax has match_always and binds every dax device; kmem only devices in its new_id
+    # list (drivers/dax/bus.c dax_bus_match()).
+    dax_bus_match_type: bool = False
+    # 73954d379efd "dax: add a sysfs knob to control memmap_on_memory behavior" (v6.8, Vishal
+    # Verma): /sys/bus/dax/devices/daxX.Y/memmap_on_memory; kmem passes MHP_MEMMAP_ON_MEMORY
+    # when it is set.  Before: no such file, and kmem never self-hosts the memmap.
+    dax_memmap_on_memory: bool = False
+    # bc62f5b308cb "dax/hmem, e820, resource: Defer Soft Reserved insertion until hmem is
+    # ready" (v7.0): e820__reserve_resources_late() puts Soft Reserved ranges in the separate
+    # soft_reserve_resource tree, so /proc/iomem no longer lists them; a driver's request
+    # (kmem's "daxX.Y") is then a top-level iomem entry.
+    soft_reserved_deferred: bool = False
+
     @property
     def label(self) -> str:
         """Short human name, e.g. ``"Linux 6.12"``."""
@@ -102,23 +133,27 @@ class KernelProfile:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("name", "version")}
 
 
+# dax/kmem switches by release (the fields above cite the commits)
+_DAX_6_3 = dict(bind_returns_probe_error=True, memory_tiers=True, hmem_platform_device=True, dax_bus_match_type=True)
+_DAX_6_8 = dict(_DAX_6_3, dax_memmap_on_memory=True)
+
 K5_13 = KernelProfile("5.13", (5, 13), vmemmap_self_hosted_flag=False, memory_groups=False,
                       memory_block_zone=False)
-K6_1 = KernelProfile("6.1", (6, 1))
+K6_1 = KernelProfile("6.1", (6, 1), bind_returns_probe_error=True, memory_tiers=True)
 K6_6 = KernelProfile("6.6", (6, 6), memmap_force_mode=True, arch_memmap_override=True,
                      altmap_in_memory_block=True, unsupported_flag_fails=False,
-                     acpi_always_passes_flag=True, zoneinfo_promo=True)
+                     acpi_always_passes_flag=True, zoneinfo_promo=True, **_DAX_6_3)
 K6_8 = KernelProfile("6.8", (6, 8), memmap_force_mode=True, arch_memmap_override=True,
                      altmap_in_memory_block=True, altmap_per_block=True, unsupported_flag_fails=False,
                      acpi_always_passes_flag=True, pcp_auto_tune=True, zoneinfo_promo=True,
-                     dump_page_ptrval=False)
+                     dump_page_ptrval=False, **_DAX_6_8)
 K6_12 = KernelProfile("6.12", (6, 12), memmap_force_mode=True, arch_memmap_override=True,
                       altmap_in_memory_block=True, altmap_per_block=True, unsupported_flag_fails=False,
                       acpi_always_passes_flag=True, selfhosted_reserved=False,
                       hwpoison_online_check=True, pcp_auto_tune=True,
                       movable_min_wmark_like_highmem=True, zoneinfo_promo=True,
                       vmstat_memmap_pages=True, dump_page_ptrval=False, node_meminfo_6_12=True,
-                      demotion_targets_log=True)
+                      demotion_targets_log=True, **_DAX_6_8)
 K6_18 = KernelProfile("6.18", (6, 18), **{k: v for k, v in K6_12.switches().items()})
 
 KERNELS: dict[str, KernelProfile] = {k.name: k for k in (K5_13, K6_1, K6_6, K6_8, K6_12, K6_18)}

@@ -13,11 +13,12 @@ import numpy as np
 
 from . import page_alloc as pa
 from .cmdline import MMOP_OFFLINE, MMOP_ONLINE_KERNEL, MMOP_ONLINE_MOVABLE
-from .errors import E2BIG, EBUSY, EEXIST, EINTR, EINVAL, KernelError
+from .errors import E2BIG, EBUSY, EINTR, EINVAL, KernelError
 from .memory import MEM_OFFLINE, MemoryBlock, MemoryGroup
 from .memremap import VmemAltmap
-from .mmzone import ZONE_MOVABLE, ZONE_NORMAL, Zone
+from .mmzone import ZONE_DEVICE, ZONE_MOVABLE, ZONE_NORMAL, Zone
 from .pagemap import MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_UNMOVABLE, PageKind
+from .resource import release_resource
 from .trace import kernel_function
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,6 +32,7 @@ __all__ = [
     "move_pfn_range_to_zone", "remove_pfn_range_from_zone", "adjust_present_page_count",
     "mhp_init_memmap_on_memory", "mhp_deinit_memmap_on_memory", "online_pages", "offline_pages",
     "memory_block_online", "memory_block_offline", "try_remove_memory", "scan_movable_pages",
+    "add_memory_driver_managed", "remove_memory",
 ]
 
 # memory_block_online()/memory_block_offline() live in drivers/base/memory.c (memory.py);
@@ -156,25 +158,25 @@ def mhp_range_allowed(m: "Machine", start: int, size: int) -> None:
 
 @kernel_function("mm/memory_hotplug.c")
 def add_memory_resource(m: "Machine", nid: int, start: int, size: int, mhp_flags: int,
-                        group: MemoryGroup | None = None) -> list[MemoryBlock]:
+                        group: MemoryGroup | None = None, res_name: str = "System RAM") -> list[MemoryBlock]:
     """add_memory_resource(): sections, memmap (maybe on the memory itself) and memory block devices.
 
-    On any failure everything done so far is undone and the error is raised.
+    The model folds register_memory_resource() (the iomem claim named ``res_name``) in,
+    after the range checks.  On any failure everything done so far is undone and the error
+    is raised.
     """
     check_hotplug_memory_range(m, start, size)
     mhp_range_allowed(m, start, size)
     if nid not in m.nodes:
         raise KernelError(EINVAL, f"node {nid} is not possible", function="add_memory_resource")
-    if m.resource_conflicts(start, size):
-        msg = f"System RAM resource [mem {start:#010x}-{start + size - 1:#010x}] cannot be added"
-        m.printk(msg, level="err")
-        raise KernelError(EEXIST, msg, [msg], "register_memory_resource")
+    res = m.register_memory_resource(start, size, res_name)
     k = m.kernel
     use_altmap = False
     if mhp_flags & MHP_MEMMAP_ON_MEMORY:
         if mhp_supports_memmap_on_memory(m, size if not k.altmap_per_block else None):
             use_altmap = True
         elif k.unsupported_flag_fails:
+            release_resource(res)
             raise KernelError(EINVAL, memmap_on_memory_refusal(m, size) or "", function="add_memory_resource")
     snapshot = m.snapshot_counters()
     blocks: list[MemoryBlock] = []
@@ -209,13 +211,40 @@ def add_memory_resource(m: "Machine", nid: int, start: int, size: int, mhp_flags
             m.unregister_block(b)
         m.remove_sections(start, size)
         m.restore_counters(snapshot)
+        release_resource(res)
         raise
-    m.add_resource(start, size, "System RAM")
     m.raise_max_pfn(m.arch.pfn(start + size))
     if m.params.default_online_type != MMOP_OFFLINE:
         for b in blocks:
             online_memory_block(m, b)
     return blocks
+
+
+@kernel_function("mm/memory_hotplug.c")
+def add_memory_driver_managed(m: "Machine", nid: int, start: int, size: int, resource_name: str,
+                              mhp_flags: int) -> list[MemoryBlock]:
+    """add_memory_driver_managed(): memory a driver manages, named "System RAM ($DRIVER)" in /proc/iomem.
+
+    With MHP_NID_IS_MGID, ``nid`` is the id of a registered memory group and the group's
+    node is used.  The resource is IORESOURCE_SYSRAM_DRIVER_MANAGED, so a kexec'd kernel
+    does not take it as RAM.
+    """
+    if not resource_name.startswith("System RAM (") or not resource_name.endswith(")"):
+        raise KernelError(EINVAL, f"resource name {resource_name!r} is not 'System RAM ($DRIVER)'",
+                          function="add_memory_driver_managed")
+    group = None
+    if mhp_flags & MHP_NID_IS_MGID:
+        group = next((g for g in m.memory_groups if g.id == nid), None)
+        if group is None:
+            raise KernelError(EINVAL, f"no memory group {nid}", function="add_memory_resource")
+        nid = group.nid
+    return add_memory_resource(m, nid, start, size, mhp_flags, group, resource_name)
+
+
+@kernel_function("mm/memory_hotplug.c")
+def remove_memory(m: "Machine", start: int, size: int) -> None:
+    """remove_memory(): try_remove_memory() under the device hotplug lock (EBUSY while a block is online)."""
+    try_remove_memory(m, start, size)
 
 
 @kernel_function("arch/x86/mm/init_64.c")
@@ -364,7 +393,14 @@ def _find_online_pfn(m: "Machine", zone: Zone, start_pfn: int, end_pfn: int, sma
 
 @kernel_function("mm/memory_hotplug.c")
 def remove_pfn_range_from_zone(m: "Machine", zone: Zone, start_pfn: int, nr_pages: int) -> None:
-    """remove_pfn_range_from_zone(): shrink_zone_span() and update_pgdat_span()."""
+    """remove_pfn_range_from_zone(): shrink_zone_span() and update_pgdat_span(); ZONE_DEVICE never shrinks.
+
+    "Zone shrinking code cannot properly deal with ZONE_DEVICE. So we will not try to
+    shrink the zones" (mm/memory_hotplug.c): a Device zone keeps its span after the
+    device memory is gone.
+    """
+    if zone.idx == ZONE_DEVICE:
+        return
     end_pfn = start_pfn + nr_pages
     if zone.zone_start_pfn == start_pfn:
         pfn = _find_online_pfn(m, zone, end_pfn, zone.zone_end_pfn, True)
@@ -458,11 +494,11 @@ def online_pages(m: "Machine", mem: MemoryBlock, pfn: int, nr_pages: int, zone: 
     zone.free_pages += added
     zone.nr_isolate_pageblock -= nr_pages // a.pageblock_nr_pages
     m.init_per_zone_wmark_min()
-    if node.has_memory() and not had_memory and m.kernel.demotion_targets_log:
-        m.log_demotion_targets()
     if not node.kthreads_started:
         node.kthreads_started = True        # kswapd_run(), kcompactd_run()
     m.memory_notify("MEM_ONLINE", mem, pfn, nr_pages)
+    if node.has_memory() and not had_memory:
+        m.memory_tiers.memtier_hotplug_callback("MEM_ONLINE", zone.nid)      # status_change_nid
     if node.has_normal_memory() and not had_normal:
         m.node_gets_kernel_memory(node)
 
@@ -604,6 +640,8 @@ def offline_pages(m: "Machine", mem: MemoryBlock, start_pfn: int, nr_pages: int,
     if had_memory and not node.has_memory():
         node.kthreads_started = False      # kcompactd_stop(), kswapd_stop()
     m.memory_notify("MEM_OFFLINE", mem, start_pfn, nr_pages)
+    if had_memory and not node.has_memory():
+        m.memory_tiers.memtier_hotplug_callback("MEM_OFFLINE", zone.nid)     # status_change_nid
     remove_pfn_range_from_zone(m, zone, start_pfn, nr_pages)
     mem.pagemap = None
     mem.online_chunks = ([], 0, 0, [])
@@ -639,7 +677,7 @@ def try_remove_memory(m: "Machine", start: int, size: int) -> None:
             msg = "WARNING: memory_blocks_have_altmaps(): mixed altmap and non-altmap blocks"
             m.printk(msg, level="warn")
             raise KernelError(EINVAL, msg, [msg], "memory_blocks_have_altmaps")
-    m.remove_resource(start, size)
+    m.release_mem_region_adjustable(start, size)
     for b in blocks:
         m.unregister_block(b)              # remove_memory_block_devices()
     m.trace.record("arch_remove_memory", "arch/x86/mm/init_64.c")
