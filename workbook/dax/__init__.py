@@ -27,7 +27,7 @@ from .kmem import kmem_driver
 if TYPE_CHECKING:  # pragma: no cover
     from ..machine import Machine
 
-__all__ = ["DaxSubsystem", "DevDax", "DaxRegion", "DAX_MODULES"]
+__all__ = ["DaxSubsystem", "DevDax", "DaxRegion", "DAX_MODULES", "soft_reserved_machine"]
 
 #: module name -> the CONFIG_ option that builds it
 DAX_MODULES = {"device_dax": "CONFIG_DEV_DAX", "kmem": "CONFIG_DEV_DAX_KMEM", "dax_hmem": "CONFIG_DEV_DAX_HMEM"}
@@ -91,3 +91,21 @@ class DaxSubsystem:
     def devices(self) -> list[DevDax]:
         """Every dax device, in the order they appeared."""
         return [d for d in self.dax_bus.devices.values() if isinstance(d, DevDax)]
+
+
+def soft_reserved_machine(kernel: str = "6.12", sp_bytes: int = 256 << 20, boot_bytes: int = 1 << 30,
+                          cmdline: str = "memory_hotplug.memmap_on_memory=1 memhp_default_state=offline",
+                          **kw) -> "Machine":
+    """The captures' machine: node 0 with ``boot_bytes`` of RAM, node 1's ``sp_bytes`` at 4 GiB made Soft Reserved.
+
+    QEMU ``-M pc,max-ram-below-4g=<boot_bytes>`` puts node 1's memory at 4 GiB, and
+    ``memmap=<size>%0x100000000-1+0xefffffff`` turns it from usable RAM (type 1) into Soft
+    Reserved (0xefffffff), so node 1 boots memoryless and dax_hmem finds the range.
+    """
+    from ..machine import Machine, NodeSpec
+    size = f"{sp_bytes >> 20}M" if sp_bytes % (1 << 20) == 0 else str(sp_bytes)
+    full = f"memmap={size}%0x100000000-1+0xefffffff {cmdline}".strip()
+    kw.setdefault("maxmem_bytes", 32 << 30)
+    return Machine(kernel=kernel, nodes=[NodeSpec(0, [0], boot_bytes), NodeSpec(1, [1], sp_bytes)], cmdline=full,
+                   ram_bytes=boot_bytes + sp_bytes, machine_options={"max-ram-below-4g": boot_bytes},
+                   hotplug_node=1, **kw)
