@@ -6,10 +6,11 @@ from widgets.blockmap import BlockMapView
 from widgets.compare import VersionCompare
 from widgets.controls import ControlPanel
 from widgets.counters import CountersView
+from widgets.dax import DaxDeviceView
 from widgets.dashboard import Workbench
 from widgets.geometry import GeometryExplorer
 from widgets.pagemap import PageMapView
 from widgets.walker import WalkerAnimation
 
-__all__ = ["bokeh_widget", "load_bokeh", "BlockMapView", "ControlPanel", "CountersView", "GeometryExplorer",
+__all__ = ["bokeh_widget", "load_bokeh", "BlockMapView", "ControlPanel", "CountersView", "DaxDeviceView", "GeometryExplorer",
            "PageMapView", "VersionCompare", "WalkerAnimation", "Workbench"]
