@@ -25,7 +25,7 @@ DAX_ATTRS = ("size", "target_node", "numa_node", "align", "resource", "memmap_on
 class DaxDeviceView:
     """One dax device: attributes and driver, iomem lines, memory tiers, and a page map per block it added."""
 
-    def __init__(self, machine: Machine, device: str = "dax0.0", plot_width: int = 400) -> None:
+    def __init__(self, machine: Machine, device: str = "dax0.0", plot_width: int = 460) -> None:
         """Build the view of ``device`` (it may not exist yet: the view says so and fills in on refresh)."""
         self.m = machine
         self.device = device

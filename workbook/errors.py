@@ -23,9 +23,13 @@ EOPNOTSUPP = _errno.EOPNOTSUPP
 EHWPOISON = getattr(_errno, "EHWPOISON", 133)
 
 
+# Linux defines ENOTSUP as EOPNOTSUPP (95); the kernel's code and logs say EOPNOTSUPP.
+_NAMES = {EOPNOTSUPP: "EOPNOTSUPP"}
+
+
 def errno_name(err: int) -> str:
-    """The symbolic name of an errno number, e.g. ``"EBUSY"``."""
-    return _errno.errorcode.get(err, str(err))
+    """The symbolic name of an errno number, e.g. ``"EBUSY"`` (the kernel's spelling: ``"EOPNOTSUPP"``)."""
+    return _NAMES.get(err) or _errno.errorcode.get(err, str(err))
 
 
 class KernelError(OSError):
@@ -45,7 +49,7 @@ class KernelError(OSError):
     @property
     def errno_name(self) -> str:
         """The errno's symbolic name, e.g. ``"EBUSY"``."""
-        return _errno.errorcode.get(self.errno, str(self.errno))
+        return errno_name(self.errno)
 
     def __str__(self) -> str:
         where = f" in {self.function}()" if self.function else ""
