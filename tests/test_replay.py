@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbook.captures import CAPTURES_DIR, capture_dirs
+from workbook.captures import CAPTURES_DIR, capture_dirs, dax_capture_dirs
 from workbook.replay import CaptureError, main, replay
 
-CAPTURES = capture_dirs()
+CAPTURES = capture_dirs() + dax_capture_dirs()
 CAP_IDS = [p.relative_to(CAPTURES_DIR).as_posix() for p in CAPTURES]
 
 # Compared fields per kind and capture (kind names are workbook.observe's / replay's):

@@ -114,7 +114,9 @@ class Machine:
         self.layout: PcMemoryLayout = pc_memory_layout(
             ram, self.maxmem_bytes, slots,
             {n.id: n.boot_memory_bytes for n in nodes}, hotplug_node,
-            max_ram_below_4g=self.machine_options.get("max-ram-below-4g"))
+            max_ram_below_4g=self.machine_options.get("max-ram-below-4g"),
+            # QEMU 7.2's vCPU models with 5-level paging are Intel's: no AMD HyperTransport hole
+            amd_ht_hole=not self.arch.name.endswith("la57"))
         # the kernel's e820: the firmware's, with the command line's memmap= applied
         # (parse_memmap_opt()) and page 0 reserved (trim_bios_range())
         self.e820_log: list[str] = []
