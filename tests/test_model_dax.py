@@ -96,6 +96,17 @@ def test_soft_reserved_deferred_kernel_shows_no_soft_reserved_in_iomem():
     assert iomem_lines(m) == ["100000000-10fffffff : dax0.0", "  100000000-10fffffff : System RAM (kmem)"]
 
 
+def test_7_0_puts_hmem_under_hmem_platform():
+    k = dataclasses.replace(get_kernel("6.12"), name="7.0-like", version=(7, 0), soft_reserved_deferred=True,
+                            hmem_child_of_platform=True)
+    m = dax_device(k)
+    assert m.readlink("/sys/bus/dax/devices/dax0.0") == "../../../devices/platform/hmem_platform.0/hmem.0/dax0.0"
+    assert m.read(f"{D}/../dax_region/size") == f"{256 << 20}\n"
+    assert m.ls("/sys/bus/platform/devices") == ["hmem.0", "hmem_platform.0"]
+    m.insmod("kmem")
+    assert "dax0.0" in m.ls("/sys/devices/platform/hmem_platform.0/hmem.0")
+
+
 def test_unaligned_range_gives_no_dax_device():
     # a range that is not a multiple of 2 MiB: alloc_dax_region() fails, the hmem probe is -ENOMEM
     m = soft_reserved_machine("6.12", sp_bytes=(256 << 20) - (128 << 10))

@@ -218,6 +218,24 @@ def test_a_missing_dax_txt_is_a_mismatch(tmp_path):
     assert bad == [("03-online-movable", "dax devices")]
 
 
+def test_module_commands_recorded_as_shell_and_rmmod_replay(tmp_path):
+    d = _copy(tmp_path, DAX, "mom1")
+
+    def edit(sc):
+        acts = sc["steps"][1]["actions"]
+        acts[0] = {"op": "shell", "cmd": "insmod /mod/device_dax.ko", "rc": 0}
+        sc["steps"][6]["actions"][:0] = [{"op": "module_unload", "name": "kmem", "rc": 0},
+                                         {"op": "shell", "cmd": "modprobe kmem", "rc": 0}]
+    _edit_scenario(d, edit)
+    r = replay(str(d), lsmem=None)
+    names = [f.name for f in r.fields if f.kind == "module_load"]
+    assert names[:1] == ["module_load device_dax rc"] and "module_unload kmem rc" in names
+    assert not r.errors and all(f.ok for f in r.fields if f.kind == "module_load")
+    _edit_scenario(d, lambda sc: sc["steps"][6]["actions"].insert(0, {"op": "shell", "cmd": "reboot", "rc": 0}))
+    r = replay(str(d), lsmem=None)
+    assert any("reboot" in e for e in r.errors) and not r.ok
+
+
 def test_a_module_the_model_cannot_load_is_a_mismatch(tmp_path):
     d = _copy(tmp_path, DAX, "mom1")
     _edit_scenario(d, lambda sc: sc["steps"][1]["actions"].insert(0, {"op": "module_load", "name": "nd_pmem", "rc": 0}))

@@ -122,6 +122,10 @@ class KernelProfile:
     # soft_reserve_resource tree, so /proc/iomem no longer lists them; a driver's request
     # (kmem's "daxX.Y") is then a top-level iomem entry.
     soft_reserved_deferred: bool = False
+    # The same 7.0 series (Dan Williams, Smita Koralahalli; commit not pinned, as read in 7.2):
+    # hmem_register_device() makes hmem.N a child of hmem_platform.0 (pdev->dev.parent = host),
+    # so a dax device lives at /sys/devices/platform/hmem_platform.0/hmem.N/daxN.0.
+    hmem_child_of_platform: bool = False
 
     @property
     def label(self) -> str:

@@ -285,15 +285,26 @@ class ScenarioRunner:
             parts = a["path"].rstrip("/").split("/")
             return ActionOutcome(f"echo {a['value']} > {a['path']}  -> {res}",
                                  [(f"write {a['value']} > {'/'.join(parts[-2:])} errno", "errno", got, want)])
-        if op == "module_load":
+        if op == "shell":
+            # the harness's own record of a module command (run_meta.json step_actions): insmod, modprobe, rmmod
+            cmd = str(a.get("cmd", "")).strip()
+            mm = re.fullmatch(r"(?:insmod\s+(?:\S*/)?(\w+)\.ko|modprobe\s+(\w+))", cmd)
+            mr = re.fullmatch(r"(?:rmmod|modprobe\s+-r)\s+(\w+)", cmd)
+            if mm or mr:
+                name = (mm.group(1) or mm.group(2)) if mm else mr.group(1)
+                return self.do({"op": "module_load" if mm else "module_unload", "name": name, "rc": a.get("rc")})
+            return ActionOutcome(cmd, error=f"shell command the model cannot perform: {cmd!r}")
+        if op in ("module_load", "module_unload"):
+            load = op == "module_load"
             try:
-                m.insmod(a["name"])
-                rc, what = 0, "loaded"
+                (m.insmod if load else m.rmmod)(a["name"])
+                rc, what = 0, "loaded" if load else "unloaded"
             except KernelError as e:
-                rc, what = 1, e.message or e.errno_name           # busybox insmod exits 1
+                rc, what = 1, e.message or e.errno_name           # busybox insmod/rmmod exit 1
             want = int(a["rc"]) if a.get("rc") is not None else Missing("rc")
-            return ActionOutcome(f"insmod {a['name']}.ko  -> {what}",
-                                 [(f"module_load {a['name']} rc", "module_load", rc, want)])
+            verb = "insmod" if load else "rmmod"
+            return ActionOutcome(f"{verb} {a['name']}{'.ko' if load else ''}  -> {what}",
+                                 [(f"{op} {a['name']} rc", "module_load", rc, want)])
         if op == "wait":
             got_w = _eval_wait(m, a["until"])
             if got_w is None:

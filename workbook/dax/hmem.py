@@ -83,6 +83,8 @@ def hmem_register_device(m: "Machine", target_nid: int, start: int, end: int, ho
         insert_resource(m.iomem, res)
     pdev = PlatformDevice("hmem", rid, numa_map_to_online_node(m, target_nid),
                           {"target_node": target_nid, "start": start, "end": end}, res)
+    if host is not None and m.kernel.hmem_child_of_platform:
+        pdev.parent = host                            # 7.0+: /sys/devices/platform/hmem_platform.0/hmem.N
     device_add(m, dax.platform, pdev)
     if host is not None:
         def release_hmem() -> None:                 # platform_device_unregister(), release_memregion()

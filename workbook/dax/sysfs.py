@@ -46,10 +46,13 @@ def _enoent(path: str) -> KernelError:
 # resolving a path to an object
 # ----------------------------------------------------------------------------------------------
 def _device_dir(dev: Device) -> str:
-    """The canonical directory of a device: /sys/devices/platform/[parent/]name."""
-    if dev.parent is not None:
-        return f"/sys/devices/platform/{dev.parent.name}/{dev.name}"
-    return f"/sys/devices/platform/{dev.name}"
+    """The canonical directory of a device: /sys/devices/platform/ and the names of its ancestors and itself."""
+    names = []
+    d: Device | None = dev
+    while d is not None:
+        names.append(d.name)
+        d = d.parent
+    return "/sys/devices/platform/" + "/".join(reversed(names))
 
 
 def _canonical(m: "Machine", path: str) -> str:
