@@ -63,7 +63,7 @@ def test_default_online_type_comes_with_the_build_config():
 def test_changes_between():
     assert [c.switch for c in changes_between("6.12", "7.2")] == [
         "slab_mapping_aliases_movable", "mem_prepare_online", "kpf_offline_reads_zero", "node_notify",
-        "isolate_bit", "movable_gigantic_pages"]
+        "isolate_bit", "movable_gigantic_pages", "soft_reserved_deferred", "hmem_child_of_platform"]
     assert "memmap_on_memory" in [c.switch for c in changes_between("5.10", "5.13")]
     assert get_kernel("7.2.13+deb14-amd64") is KERNELS["7.2"]
     assert get_kernel("5.10.0-32-amd64") is KERNELS["5.10"]

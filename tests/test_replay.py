@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbook.captures import capture_dirs
+from workbook.captures import CAPTURES_DIR, capture_dirs, dax_capture_dirs
 from workbook.replay import CaptureError, main, replay
 
-CAPTURES = capture_dirs()
-CAP_IDS = [f"{p.parent.name}/{p.name}" for p in CAPTURES]
+CAPTURES = capture_dirs() + dax_capture_dirs()
+CAP_IDS = [p.relative_to(CAPTURES_DIR).as_posix() for p in CAPTURES]
 
 # Compared fields per kind and capture (kind names are workbook.observe's / replay's):
 COLUMNS = {"blk": "blocks", "state": "state", "onl": "online", "vz": "valid_zones", "rem": "removable",
@@ -31,7 +31,11 @@ COLUMNS = {"blk": "blocks", "state": "state", "onl": "online", "vz": "valid_zone
            "aob": "auto_online_blocks", "nmask": "node mask", "zst": "zone stanzas", "zcnt": "zone counter",
            "free": "free", "mtot": "MemTotal", "memmap": "nr_memmap_pages", "kpfl": "kpf length",
            "RSV": "RESERVED", "OWN": "OWNER_PRIVATE", "NOP": "NOPAGE", "BUD": "BUDDY", "errno": "errno",
-           "add": "dimm_add", "del": "dimm_del", "wait": "wait", "lsmem": "lsmem", "params": "module params"}
+           "add": "dimm_add", "del": "dimm_del", "wait": "wait", "lsmem": "lsmem", "params": "module params",
+           # dax/kmem runs
+           "soft": "soft reserved", "iomem": "iomem", "insmod": "module_load", "daxdev": "dax device",
+           "daxdrv": "dax driver", "daxatt": "dax attr", "daxreg": "dax region", "plat": "platform device",
+           "tier": "memory tier", "mod": "module"}
 PINNED = (Path(__file__).parent / "data" / "replay_field_counts.txt").read_text()
 
 
@@ -48,6 +52,7 @@ def _pinned() -> dict[str, dict[str, int]]:
 def test_captures_are_shipped():
     assert {f"{s}/{c}" for s in ("6.1", "6.12") for c in "ABCDEFGHIJK"} <= set(CAP_IDS)
     assert {f"{s}/{c}" for s in ("5.10", "7.2") for c in "AB"} <= set(CAP_IDS)
+    assert {"dax/6.12/mom1", "dax/6.12/mom0", "dax/6.1/mom1"} <= set(CAP_IDS)
     assert set(CAP_IDS) == set(_pinned()), "every shipped capture has its pinned field counts"
 
 
@@ -58,7 +63,7 @@ def test_replay_matches_every_field(cap, lsmem):
     assert not mismatches, "\n".join(mismatches[:20])
     assert not r.errors, r.errors
     assert r.ok
-    want = _pinned()[f"{cap.parent.name}/{cap.name}"]
+    want = _pinned()[cap.relative_to(CAPTURES_DIR).as_posix()]
     if lsmem is None:                       # the lsmem guard test fails the run under CI=true
         want = {k: v for k, v in want.items() if k != "lsmem"}
     assert {k: n for k, (n, _) in r.kinds().items()} == want
@@ -68,8 +73,8 @@ def test_replay_matches_every_field(cap, lsmem):
 # mutations: one changed value of each kind gives exactly that mismatch
 # ----------------------------------------------------------------------------------------------
 def _copy(tmp_path: Path, series: str = "6.1", scen: str = "A") -> Path:
-    src = next(p for p in CAPTURES if p.parent.name == series and p.name == scen)
-    dst = tmp_path / f"{series}-{scen}"
+    src = CAPTURES_DIR / series / scen
+    dst = tmp_path / f"{series.replace('/', '-')}-{scen}"
     shutil.copytree(src, dst)
     return dst
 
@@ -162,6 +167,85 @@ MUTATIONS = {
 }
 
 
+DAX = "dax/6.12"
+DAXTXT = "dax.txt"
+# the same for the kinds only dax/kmem runs have, on dax/6.12/mom1
+DAX_MUTATIONS = {
+    "soft reserved": ("00-boot", lambda d: _edit_scenario(d, lambda sc: sc["machine"]["soft_reserved"][0].update(
+        end=4563402752 - 4096)), ["e820 Soft Reserved ranges"]),
+    "iomem": ("02-kmem-bound", lambda d: _edit_text(d, "02-kmem-bound", "iomem", "System RAM (kmem)", "System RAM"),
+              ["iomem [0x100000000-0x10fffffff]"]),
+    "module_load": ("01-dax-device", lambda d: _edit_scenario(d, lambda sc: sc["steps"][1]["actions"][0].update(rc=1)),
+                    ["module_load device_dax rc"]),
+    "dax device": ("02-kmem-bound", lambda d: _edit_text(d, "02-kmem-bound", DAXTXT, "platform/hmem.0/dax0.0",
+                                                         "platform/hmem.1/dax0.0"), ["dax0.0 sysfs"]),
+    "dax driver": ("02-kmem-bound", lambda d: _edit_text(d, "02-kmem-bound", DAXTXT, "driver = kmem",
+                                                         "driver = device_dax"), ["dax0.0/driver"]),
+    "dax attr": ("02-kmem-bound", lambda d: _edit_text(d, "02-kmem-bound", DAXTXT, "memmap_on_memory = 1",
+                                                       "memmap_on_memory = 0"), ["dax0.0/memmap_on_memory"]),
+    "dax region": ("02-kmem-bound", lambda d: _edit_text(d, "02-kmem-bound", DAXTXT, "available_size = 0",
+                                                         "available_size = 2097152"),
+                   ["dax0.0/dax_region/available_size"]),
+    "platform device": ("02-kmem-bound", lambda d: _edit_text(d, "02-kmem-bound", DAXTXT, "hmem_platform.0",
+                                                              "hmem_platform.1"), ["hmem platform devices"]),
+    "memory tier": ("03-online-movable", lambda d: _edit_text(d, "03-online-movable", DAXTXT,
+                                                              "memory_tier22 nodelist=1", "memory_tier22 nodelist=0-1"),
+                    ["memory tiers"]),
+    "module": ("02-kmem-bound", lambda d: _edit_text(d, "02-kmem-bound", DAXTXT, "\nkmem 12288", "\nkmem2 12288"),
+               ["modules"]),
+    # a dax driver file's errno and an attribute's errno are compared like every write's
+    "errno (dax bind)": ("06-devdax", lambda d: _edit_scenario(d, lambda sc: sc["steps"][6]["actions"][1].update(
+        errno=0)), ["write dax0.0 > device_dax/bind errno"]),
+    "errno (memmap_on_memory)": ("02-kmem-bound", lambda d: _edit_scenario(
+        d, lambda sc: sc["steps"][2]["actions"][6].update(errno=0)), ["write 0 > dax0.0/memmap_on_memory errno"]),
+    "wait (dax device)": ("01-dax-device", lambda d: _edit_scenario(d, lambda sc: sc["steps"][1]["actions"][2].update(
+        ok=False)), ["wait ls /sys/bus/dax/devices/ 2>/dev/null | grep -q dax"]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DAX_MUTATIONS))
+def test_a_changed_dax_value_is_exactly_that_mismatch(tmp_path, kind):
+    step, mutate, names = DAX_MUTATIONS[kind]
+    d = _copy(tmp_path, DAX, "mom1")
+    mutate(d)
+    r = replay(str(d), lsmem=None)
+    bad = [(f.step, f.name) for f in r.fields if not f.ok]
+    assert bad == [(step, n) for n in names]
+    assert main([str(d), "--mismatches"]) == 1
+
+
+def test_a_missing_dax_txt_is_a_mismatch(tmp_path):
+    d = _copy(tmp_path, DAX, "mom1")
+    (d / "03-online-movable" / DAXTXT).unlink()
+    bad = [(f.step, f.name) for f in replay(str(d), lsmem=None).fields if not f.ok]
+    assert bad == [("03-online-movable", "dax devices")]
+
+
+def test_module_commands_recorded_as_shell_and_rmmod_replay(tmp_path):
+    d = _copy(tmp_path, DAX, "mom1")
+
+    def edit(sc):
+        acts = sc["steps"][1]["actions"]
+        acts[0] = {"op": "shell", "cmd": "insmod /mod/device_dax.ko", "rc": 0}
+        sc["steps"][6]["actions"][:0] = [{"op": "module_unload", "name": "kmem", "rc": 0},
+                                         {"op": "shell", "cmd": "modprobe kmem", "rc": 0}]
+    _edit_scenario(d, edit)
+    r = replay(str(d), lsmem=None)
+    names = [f.name for f in r.fields if f.kind == "module_load"]
+    assert names[:1] == ["module_load device_dax rc"] and "module_unload kmem rc" in names
+    assert not r.errors and all(f.ok for f in r.fields if f.kind == "module_load")
+    _edit_scenario(d, lambda sc: sc["steps"][6]["actions"].insert(0, {"op": "shell", "cmd": "reboot", "rc": 0}))
+    r = replay(str(d), lsmem=None)
+    assert any("reboot" in e for e in r.errors) and not r.ok
+
+
+def test_a_module_the_model_cannot_load_is_a_mismatch(tmp_path):
+    d = _copy(tmp_path, DAX, "mom1")
+    _edit_scenario(d, lambda sc: sc["steps"][1]["actions"].insert(0, {"op": "module_load", "name": "nd_pmem", "rc": 0}))
+    bad = [(f.step, f.name) for f in replay(str(d), lsmem=None).fields if not f.ok]
+    assert bad == [("01-dax-device", "module_load nd_pmem rc")]
+
+
 def _cut_stanza(d: Path, step: str, head: str) -> None:
     p = d / step / "zoneinfo"
     text = p.read_text()
@@ -177,7 +261,7 @@ def _flip(w: np.ndarray, i: int, bit: int) -> np.ndarray:
 
 def test_every_kind_has_a_mutation():
     kinds = set(COLUMNS.values()) - {"block_size_bytes", "nr_memmap_pages", "lsmem"}   # tested below
-    assert kinds <= set(MUTATIONS)
+    assert kinds <= set(MUTATIONS) | set(DAX_MUTATIONS)
 
 
 @pytest.mark.parametrize("kind", sorted(MUTATIONS))

@@ -109,7 +109,7 @@ def _widget_state(page: str) -> dict[str, Any]:
 def test_index_links_every_chapter_with_its_title(built: Path) -> None:
     index = _Page((built / "index.html").read_text(encoding="utf-8"))
     links = dict(index.anchors)
-    assert len(CHAPTERS) == 13 and CHAPTERS[-1].name == "99_glossary.ipynb"
+    assert len(CHAPTERS) == 14 and CHAPTERS[-1].name == "99_glossary.ipynb"
     for path in CHAPTERS:
         nb = nbformat.read(path, as_version=4)
         heading = next(line for c in nb.cells if c.cell_type == "markdown"

@@ -17,7 +17,8 @@ from widgets.units import format_bytes
 from workbook.errors import KernelError
 from workbook.machine import Machine
 
-__all__ = ["ActionRecord", "DEFAULT_MACHINE", "MEM", "block_picker", "block_options", "esc", "first_added_block",
+__all__ = ["ActionRecord", "DEFAULT_MACHINE", "MEM", "block_picker", "block_options", "dax_device_blocks",
+           "dax_summary", "daxctl_reconfigure", "esc", "first_added_block",
            "make_machine", "notify", "pre", "refresh_block_picker", "run_action",
            "run_actions", "shell_echo", "qmp_lines", "record_html", "resync", "display_bundle", "size_arg",
            "summary_html"]
@@ -29,7 +30,8 @@ DROPDOWN_LIMIT = 1024
 
 #: One action of a scripted run: ("dimm_add", size, node[, id]), ("dimm_del", id),
 #: ("write", path, value), ("online", block, state), ("start_workload", node, nbytes),
-#: ("pin", node, nbytes), ("stop_workload", name).
+#: ("pin", node, nbytes), ("stop_workload", name), ("insmod", module), ("rmmod", module),
+#: ("daxctl", device, "system-ram" | "devdax"[, online]).
 Action = Sequence[Any]
 
 
@@ -166,12 +168,22 @@ def run_action(m: Machine, action: Action, trace: bool = True) -> ActionRecord:
             rec.command = shell_echo(path, value)
             m.write(path, value)
             rec.result = "ok"
+            if path.startswith("/sys/bus/dax/"):
+                rec.result = f"ok; {dax_summary(m)}"
             if path.startswith(MEM) and path.endswith("/state"):
                 bid = int(path.split("/memory")[-1].split("/")[0])
                 b = m.blocks.get(bid)
                 if b is not None:
                     zone = f" in zone {b.zone.name}" if b.zone is not None and b.state_name() == "online" else ""
                     rec.result = f"memory{bid} is {b.state_name()}{zone}"
+        elif kind in ("insmod", "rmmod"):
+            name = str(args[0])
+            rec.command = f"modprobe {name}" if kind == "insmod" else f"rmmod {name}"
+            (m.insmod if kind == "insmod" else m.rmmod)(name)
+            rec.result = f"{name} {'loaded' if kind == 'insmod' else 'unloaded'}; {dax_summary(m)}"
+        elif kind == "daxctl":
+            rec.command, rec.result, rec.ok = daxctl_reconfigure(m, str(args[0]), str(args[1]),
+                                                                 online=bool(args[2]) if len(args) > 2 else True)
         elif kind == "read":
             rec.command = f"cat {args[0]}"
             out = m.read(str(args[0]))
@@ -230,6 +242,72 @@ def run_action(m: Machine, action: Action, trace: bool = True) -> ActionRecord:
         entries = m.trace.since(mark)
         rec.trace = m.trace.format(entries[:400]) + ("\n..." if len(entries) > 400 else "")
     return rec
+
+
+def dax_device_blocks(m: Machine, name: str) -> list[int]:
+    """The memory blocks inside a dax device's ranges (what kmem added, or would add)."""
+    dev = m.dax.device(name)
+    if dev is None:
+        return []
+    bs = m.block_size
+    return [b for r in dev.ranges for b in range(-(-r.start // bs), (r.end + 1) // bs) if b in m.blocks]
+
+
+def dax_summary(m: Machine) -> str:
+    """One line per dax device: its driver, its memmap_on_memory attribute, its memory blocks and their states."""
+    out = []
+    for dev in m.dax.devices():
+        attr = f", memmap_on_memory {int(dev.memmap_on_memory)}" if m.kernel.dax_memmap_on_memory else ""
+        blocks = ", ".join(f"memory{b} ({m.blocks[b].state_name()})" for b in dax_device_blocks(m, dev.name))
+        out.append(f"{dev.name}: driver {dev.driver.name if dev.driver else 'none'}{attr}"
+                   + (f"; {blocks}" if blocks else ""))
+    return "; ".join(out) or "no dax device"
+
+
+def daxctl_reconfigure(m: Machine, dev: str, mode: str, online: bool = True) -> tuple[str, str, bool]:
+    """What ``daxctl reconfigure-device --mode=MODE DEV`` writes, run on ``m``: (commands, result, ok).
+
+    From ndctl's daxctl/device.c and lib/libdaxctl.c: a bound device is first disabled
+    (``remove_id`` then ``unbind`` of its driver); system-ram loads kmem and writes the name
+    to ``kmem/new_id`` and ``kmem/bind`` (an EBUSY there is ignored when kmem already holds
+    the device), then onlines every block of the device ``online_movable``; devdax refuses
+    while blocks are online (EBUSY) and binds device_dax the same way.
+    """
+    base = f"{m.readlink('/sys/bus/dax/devices/' + dev)}" if m.exists(f"/sys/bus/dax/devices/{dev}") else ""
+    if not base:
+        return f"daxctl reconfigure-device --mode={mode} {dev}", f"{dev}: no such device", False
+    path = "/sys/devices/platform/" + base.split("/devices/platform/", 1)[1]
+    lines = [f"# daxctl reconfigure-device --mode={mode}{'' if online else ' --no-online'} {dev}"]
+    want = "kmem" if mode == "system-ram" else "device_dax"
+
+    def write(p: str, v: str) -> int:
+        try:
+            m.write(p, v)
+            lines.append(shell_echo(p, v))
+            return 0
+        except KernelError as e:
+            lines.append(f"{shell_echo(p, v)}   # {e.errno_name}")
+            return e.errno
+    cur = m.readlink(f"{path}/driver").rsplit("/", 1)[1] if m.exists(f"{path}/driver") else ""
+    if cur and cur != want:
+        if cur == "kmem" and any(m.blocks[b].state_name() == "online" for b in dax_device_blocks(m, dev)):
+            return "\n".join(lines), f"{dev}: memory is online, refusing to change modes (EBUSY)", False
+        write(f"{path}/driver/remove_id", dev)
+        write(f"{path}/driver/unbind", dev)
+    if cur != want:
+        if want not in m.modules_loaded and want in m.modules_available():
+            m.insmod(want)
+            lines.append(f"modprobe {want}")
+        write(f"/sys/bus/dax/drivers/{want}/new_id", dev)
+        write(f"/sys/bus/dax/drivers/{want}/bind", dev)
+    bound = m.exists(f"{path}/driver") and m.readlink(f"{path}/driver").endswith("/" + want)
+    if not bound:
+        return "\n".join(lines), f"{dev}: failed to enable", False
+    if mode == "system-ram" and online:
+        for b in dax_device_blocks(m, dev):
+            if m.blocks[b].state_name() != "online":
+                write(f"{MEM}/memory{b}/state", "online_movable")
+    return "\n".join(lines), dax_summary(m), True
 
 
 def run_actions(m: Machine, actions: Sequence[Action]) -> list[ActionRecord]:

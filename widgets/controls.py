@@ -1,4 +1,8 @@
-"""ControlPanel: the buttons a learner presses on a machine (hot-add, online/offline, hot-remove, workloads).
+"""ControlPanel: the buttons a learner presses on a machine (hot-add, online/offline, hot-remove, workloads, dax).
+
+A machine with Soft Reserved memory also gets the dax/kmem rows: load a module, write the
+dax device's ``memmap_on_memory``, write a device name to a dax driver's ``bind``,
+``unbind``, ``new_id`` or ``remove_id``, and ``daxctl reconfigure-device``.
 
 Every action prints the command one would type on a real system (the QEMU monitor line
 or the shell line), then the result; a refusal shows the kernel's errno name and its log
@@ -14,6 +18,7 @@ from widgets._common import (ActionRecord, block_picker, notify, record_html, re
                              run_action)
 from widgets.units import format_bytes
 from workbook.arch import GiB, MiB
+from workbook.e820 import soft_reserved_ranges
 from workbook.machine import Machine
 
 __all__ = ["ControlPanel", "DIMM_SIZES", "STATES", "WORKLOAD_SIZES"]
@@ -64,13 +69,43 @@ class ControlPanel:
         self.wl_button = Button(description="start", icon="play")
         self.wl_running = Dropdown(options=[], description="running", style=_STYLE)
         self.stop_button = Button(description="stop", icon="stop")
+        # dax/kmem (a machine with Soft Reserved memory): modules, the device's attribute, driver files, daxctl
+        self.has_dax = bool(soft_reserved_ranges(machine.e820))
+        self.dax_module = Dropdown(options=sorted(machine.modules_available()) or [""], description="module",
+                                   style=_STYLE)
+        self.modprobe_button = Button(description="modprobe", icon="plug")
+        self.rmmod_button = Button(description="rmmod", icon="eject")
+        self.dax_dev = Dropdown(options=[], description="device", style=_STYLE, layout=Layout(width="180px"))
+        self.mom = ToggleButtons(options=[("0", "0"), ("1", "1")], value="1", description="memmap_on_memory",
+                                 style={"button_width": "40px", "description_width": "initial"})
+        self.mom_button = Button(description="echo > memmap_on_memory", icon="pencil",
+                                 layout=Layout(width="220px"))
+        self.dax_driver = Dropdown(options=["kmem", "device_dax"], value="kmem", description="driver", style=_STYLE,
+                                   layout=Layout(width="180px"))
+        self.dax_op = Dropdown(options=["bind", "unbind", "new_id", "remove_id"], value="bind", description="file",
+                               style=_STYLE, layout=Layout(width="170px"))
+        self.dax_op_button = Button(description="echo device > file", icon="pencil", layout=Layout(width="170px"))
+        self.daxctl_mode = Dropdown(options=["system-ram", "devdax"], value="system-ram", description="daxctl --mode",
+                                    style=_STYLE, layout=Layout(width="230px"))
+        self.daxctl_button = Button(description="reconfigure-device", icon="cogs", layout=Layout(width="170px"))
+        self.modprobe_button.on_click(lambda _b: self.load_module())
+        self.rmmod_button.on_click(lambda _b: self.unload_module())
+        self.mom_button.on_click(lambda _b: self.set_memmap_on_memory())
+        self.dax_op_button.on_click(lambda _b: self.dax_driver_write())
+        self.daxctl_button.on_click(lambda _b: self.daxctl())
         self.output = HTML(value="<i>no action yet</i>")
         self.add_button.on_click(lambda _b: self.hot_add())
         self.state_button.on_click(lambda _b: self.set_state())
         self.remove_button.on_click(lambda _b: self.hot_remove())
         self.wl_button.on_click(lambda _b: self.start_workload())
         self.stop_button.on_click(lambda _b: self.stop_workload())
-        self.widget = VBox([
+        dax_rows = [
+            HBox([_head("dax modules"), self.dax_module, self.modprobe_button, self.rmmod_button]),
+            HBox([_head("dax device"), self.dax_dev, self.mom, self.mom_button]),
+            HBox([_head("dax driver"), self.dax_driver, self.dax_op, self.dax_op_button]),
+            HBox([_head("daxctl"), self.daxctl_mode, self.daxctl_button]),
+        ] if self.has_dax else []
+        self.widget = VBox(dax_rows + [
             HBox([_head("hot-add DIMM"), self.add_size, self.add_node, self.add_id, self.add_button]),
             HBox([_head("memory block"), self.block, self.state, self.state_button]),
             HBox([_head("hot-remove"), self.dimm, self.remove_button]),
@@ -95,6 +130,11 @@ class ControlPanel:
         self.wl_running.options = wls
         owners = [v for _, v in wls]
         self.wl_running.value = cur if cur in owners else (owners[-1] if owners else None)
+        if self.has_dax:
+            devs = [d.name for d in self.m.dax.devices()]
+            cur = self.dax_dev.value
+            self.dax_dev.options = devs
+            self.dax_dev.value = cur if cur in devs else (devs[0] if devs else None)
 
     def _done(self, rec: ActionRecord) -> ActionRecord:
         """Log the action, show it, refresh the dropdowns and tell the other views."""
@@ -156,6 +196,45 @@ class ControlPanel:
         if owner is None:
             return self._done(ActionRecord("stop", "", False, "no workload running"))
         return self._done(run_action(self.m, ("stop_workload", owner)))
+
+    # ------------------------------------------------------------------------------------------
+    # dax/kmem
+    # ------------------------------------------------------------------------------------------
+    def load_module(self, name: str | None = None) -> ActionRecord:
+        """``modprobe NAME`` (device_dax, dax_hmem, kmem): its drivers bind what they match."""
+        return self._done(run_action(self.m, ("insmod", name or self.dax_module.value)))
+
+    def unload_module(self, name: str | None = None) -> ActionRecord:
+        """``rmmod NAME``: its drivers let go of their devices (kmem tries to remove the memory)."""
+        return self._done(run_action(self.m, ("rmmod", name or self.dax_module.value)))
+
+    def _dax_path(self, dev: str | None) -> str | None:
+        dev = dev or self.dax_dev.value
+        return f"/sys/bus/dax/devices/{dev}" if dev else None
+
+    def set_memmap_on_memory(self, value: str | None = None, dev: str | None = None) -> ActionRecord:
+        """``echo VALUE > /sys/bus/dax/devices/DEV/memmap_on_memory`` (6.8+; EBUSY to change it under kmem)."""
+        path = self._dax_path(dev)
+        if path is None:
+            return self._done(ActionRecord("write", "", False, "no dax device (modprobe dax_hmem)"))
+        return self._done(run_action(self.m, ("write", f"{path}/memmap_on_memory",
+                                              self.mom.value if value is None else value)))
+
+    def dax_driver_write(self, driver: str | None = None, op: str | None = None,
+                         dev: str | None = None) -> ActionRecord:
+        """``echo DEV > /sys/bus/dax/drivers/DRIVER/{bind,unbind,new_id,remove_id}``."""
+        dev = dev or self.dax_dev.value
+        if dev is None:
+            return self._done(ActionRecord("write", "", False, "no dax device (modprobe dax_hmem)"))
+        path = f"/sys/bus/dax/drivers/{driver or self.dax_driver.value}/{op or self.dax_op.value}"
+        return self._done(run_action(self.m, ("write", path, dev)))
+
+    def daxctl(self, mode: str | None = None, dev: str | None = None, online: bool = True) -> ActionRecord:
+        """``daxctl reconfigure-device --mode=MODE DEV``: the sysfs writes daxctl makes, one by one."""
+        dev = dev or self.dax_dev.value
+        if dev is None:
+            return self._done(ActionRecord("daxctl", "", False, "no dax device (modprobe dax_hmem)"))
+        return self._done(run_action(self.m, ("daxctl", dev, mode or self.daxctl_mode.value, online)))
 
     @property
     def last(self) -> ActionRecord | None:

@@ -1,5 +1,7 @@
 """Workbench: the control panel, the block map, the page map and the counters of one machine, wired together.
 
+A machine with Soft Reserved memory also shows its dax device (DaxDeviceView).
+
 An action in the control panel refreshes every view; a hot-add or a state change opens
 the block it touched in the page map; a click in the block map opens that block and
 selects it in the control panel.
@@ -10,10 +12,11 @@ from typing import Any
 
 from ipywidgets import HTML, VBox
 
-from widgets._common import ActionRecord, display_bundle, refresh_block_picker
+from widgets._common import ActionRecord, dax_device_blocks, display_bundle, refresh_block_picker
 from widgets.blockmap import BlockMapView
 from widgets.controls import ControlPanel
 from widgets.counters import CountersView
+from widgets.dax import DaxDeviceView
 from widgets.pagemap import PageMapView
 from workbook.machine import Machine
 
@@ -30,10 +33,13 @@ class Workbench:
         self.page_map = PageMapView(machine, block_id)
         self.block_map = BlockMapView(machine, page_map=self.page_map)
         self.counters = CountersView(machine)
+        # a machine with Soft Reserved memory: the dax device, its claims and a page map per block
+        self.dax_view = DaxDeviceView(machine) if self.controls.has_dax else None
         self.controls.on_change.append(self._after_action)
         self.block_map.on_select.append(self._on_select)
-        self.widget = VBox([HTML(f"<b>{machine.kernel.label}, {machine.arch.name}</b>"), self.controls.widget,
-                            self.block_map.widget, self.page_map.widget, self.counters.widget])
+        views = [self.dax_view.widget] if self.dax_view is not None else []
+        self.widget = VBox([HTML(f"<b>{machine.kernel.label}, {machine.arch.name}</b>"), self.controls.widget]
+                           + views + [self.block_map.widget, self.page_map.widget, self.counters.widget])
 
     def _on_select(self, block_id: int) -> None:
         """A block was clicked: make it the control panel's block too."""
@@ -46,12 +52,19 @@ class Workbench:
             target = rec.value.blocks[0]
         elif rec.action == "online":
             target = self.controls.block.value
+        elif rec.action in ("insmod", "write", "daxctl") and self.controls.has_dax and self.controls.dax_dev.value:
+            blocks = dax_device_blocks(self.m, self.controls.dax_dev.value)
+            if blocks and self.page_map.block_id not in blocks:
+                target = blocks[0]                      # kmem added them: open the device's first block
+                refresh_block_picker(self.controls.block, self.m, target)
         self.block_map.refresh()
         if target is not None and target in self.m.blocks and target != self.page_map.block_id:
             self.block_map.select(target)
         else:
             self.page_map.refresh()
         self.counters.refresh()
+        if self.dax_view is not None:
+            self.dax_view.refresh()
 
     def refresh(self) -> None:
         """Redraw every view from the machine's current state."""
@@ -59,10 +72,13 @@ class Workbench:
         self.block_map.refresh()
         self.page_map.refresh()
         self.counters.refresh()
+        if self.dax_view is not None:
+            self.dax_view.refresh()
 
     def bokeh_models(self) -> list[Any]:
         """The BokehModel widgets of every view."""
-        return self.block_map.bokeh_models() + self.page_map.bokeh_models() + self.counters.bokeh_models()
+        dax = self.dax_view.bokeh_models() if self.dax_view is not None else []
+        return self.block_map.bokeh_models() + self.page_map.bokeh_models() + self.counters.bokeh_models() + dax
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """Display as the whole widget (with the figures' current state)."""

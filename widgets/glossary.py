@@ -31,12 +31,14 @@ CHAPTERS = {
     "00": "start here", "01": "pages, pfns and struct page", "02": "sections and memory blocks", "03": "the vmemmap",
     "04": "the altmap", "05": "memmap on memory", "06": "online and zones", "07": "offline and migration",
     "08": "pfn walkers", "09": "hot-remove", "10": "the test procedure", "11": "kernel versions and trade-offs",
+    "12": "CXL memory and dax/kmem",
 }
 
 _G1, _G2, _G3, _G4, _G5, _G6, _G7 = ("Pages and the memmap", "Sections and memory blocks", "The altmap and "
                                      "memmap-on-memory", "Zones and the page allocator", "Offline, walkers and page "
                                      "flags", "Hot-add and hot-remove", "Observing and versions")
-GROUPS = (_G1, _G2, _G3, _G4, _G5, _G6, _G7)
+_G8 = "CXL memory, dax and kmem"
+GROUPS = (_G1, _G2, _G3, _G4, _G5, _G6, _G7, _G8)
 
 TERMS: tuple[Term, ...] = (
     # pages and the memmap
@@ -179,6 +181,33 @@ TERMS: tuple[Term, ...] = (
          "same steps and compared field by field.", "workbook/replay.py", "01", _G7),
     Term("HVO", "HugeTLB Vmemmap Optimisation: frees most memmap pages of hugetlb pages; 5.14-5.19 exclude it with "
          "memmap_on_memory, 6.0+ skip self-hosted memmaps.", "mm/hugetlb_vmemmap.c", "05", _G7),
+    # CXL memory, dax and kmem
+    Term("CXL memory expander", "Memory on a CXL (PCIe) device; Linux hot-adds it through a dax device and kmem, "
+         "not as a DIMM.", "drivers/cxl/, drivers/dax/cxl.c", "12", _G8),
+    Term("Soft Reserved (EFI_MEMORY_SP)", "\"Specific purpose\" memory the firmware map reserves for a driver "
+         "(e820 type 0xefffffff): not RAM at boot, its node memoryless.", "arch/x86/kernel/e820.c", "12", _G8),
+    Term("memmap=nn%ss-1+0xefffffff", "Kernel command line: turn the usable RAM (type 1) at ss..ss+nn into Soft "
+         "Reserved, as firmware would.", "arch/x86/kernel/e820.c parse_memmap_one()", "12", _G8),
+    Term("hmem / dax_hmem", "Makes each Soft Reserved range a dax region with one device; 6.3+ registers "
+         "hmem_platform.0 at boot and hmem.N when dax_hmem loads.", "drivers/dax/hmem/", "12", _G8),
+    Term("dax device (daxX.Y)", "A part of a dax region in /sys/bus/dax/devices: size, target_node, align, resource, "
+         "mappingN/, and the driver that holds it.", "drivers/dax/bus.c", "12", _G8),
+    Term("device_dax", "The dax driver that exposes a device as /dev/daxX.Y; its memmap sits in ZONE_DEVICE, never "
+         "System RAM.", "drivers/dax/device.c", "12", _G8),
+    Term("kmem", "The dax driver that hot-adds a device's memory blocks as System RAM (kmem) and removes them when "
+         "it unbinds.", "drivers/dax/kmem.c", "12", _G8),
+    Term("add_memory_driver_managed()", "Hot-add memory a driver manages, named \"System RAM ($DRIVER)\" so a "
+         "kexec'd kernel does not take it as RAM.", "mm/memory_hotplug.c", "12", _G8),
+    Term("dax memmap_on_memory", "/sys/bus/dax/devices/daxX.Y/memmap_on_memory (6.8+): kmem passes "
+         "MHP_MEMMAP_ON_MEMORY; EBUSY to change it while kmem holds the device.", "drivers/dax/bus.c", "12", _G8),
+    Term("bind / unbind / new_id", "Driver files: bind or unbind a named device by hand; new_id adds a name to the "
+         "dax driver's match list.", "drivers/base/bus.c, drivers/dax/bus.c", "12", _G8),
+    Term("ZONE_DEVICE", "The zone of device memory with a memmap but no buddy pages; its span never shrinks.",
+         "mm/memremap.c", "12", _G8),
+    Term("memory tier", "Nodes grouped by abstract distance (DRAM tier 4, kmem's memory tier 22); reclaim demotes "
+         "to the next lower tier.", "mm/memory-tiers.c", "12", _G8),
+    Term("daxctl", "ndctl's tool: reconfigure-device --mode=system-ram writes remove_id, unbind, new_id, bind, then "
+         "onlines the blocks.", "ndctl daxctl/", "12", _G8),
 )
 
 

@@ -1,19 +1,31 @@
-"""The real-kernel captures shipped with the workbook (Linux 6.1 and 6.12 under QEMU; see data/captures/README.md)."""
+"""The real-kernel captures shipped with the workbook (Linux 6.1 and 6.12 under QEMU; see data/captures/README.md).
+
+The DIMM runs are ``<series>/<scenario>``; the dax/kmem runs ``dax/<series>/<run>``.
+"""
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
 
-__all__ = ["CAPTURES_DIR", "capture_dirs", "capture_dir", "load_scenario", "step_file"]
+__all__ = ["CAPTURES_DIR", "capture_dirs", "dax_capture_dirs", "capture_dir", "load_scenario", "step_file"]
 
 CAPTURES_DIR = Path(__file__).resolve().parent / "data" / "captures"
 
 
-def capture_dirs(root: str | os.PathLike | None = None) -> list[Path]:
-    """Every capture folder (one holding ``scenario.json``) under ``root`` (default: the shipped ones)."""
+def capture_dirs(root: str | os.PathLike | None = None, dax: bool = False) -> list[Path]:
+    """The DIMM capture folders (holding ``scenario.json``) under ``root`` (default: the shipped ones).
+
+    With ``dax=True``, the dax/kmem runs under ``root/dax`` instead (:func:`dax_capture_dirs`).
+    """
     base = Path(root) if root is not None else CAPTURES_DIR
-    return sorted(p.parent for p in base.glob("**/scenario.json"))
+    found = sorted(p.parent for p in base.glob("**/scenario.json"))
+    return [p for p in found if (p.relative_to(base).parts[0] == "dax") == dax]
+
+
+def dax_capture_dirs(root: str | os.PathLike | None = None) -> list[Path]:
+    """The dax/kmem runs: Soft Reserved memory hot-added by kmem (``dax/<kernel>/<run>``)."""
+    return capture_dirs(root, dax=True)
 
 
 def capture_dir(series: str, scenario: str) -> Path:

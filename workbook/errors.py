@@ -5,7 +5,7 @@ import errno as _errno
 import os
 
 __all__ = ["KernelError", "EINVAL", "EBUSY", "ENOENT", "EPERM", "ENOMEM", "EEXIST", "E2BIG",
-           "EINTR", "EACCES", "ENOSPC", "EHWPOISON", "EOPNOTSUPP", "ENXIO", "ENODEV"]
+           "EINTR", "EACCES", "ENOSPC", "EHWPOISON", "EOPNOTSUPP", "ENXIO", "ENODEV", "errno_name"]
 
 EINVAL = _errno.EINVAL
 EBUSY = _errno.EBUSY
@@ -21,6 +21,15 @@ ENXIO = _errno.ENXIO
 ENODEV = _errno.ENODEV
 EOPNOTSUPP = _errno.EOPNOTSUPP
 EHWPOISON = getattr(_errno, "EHWPOISON", 133)
+
+
+# Linux defines ENOTSUP as EOPNOTSUPP (95); the kernel's code and logs say EOPNOTSUPP.
+_NAMES = {EOPNOTSUPP: "EOPNOTSUPP"}
+
+
+def errno_name(err: int) -> str:
+    """The symbolic name of an errno number, e.g. ``"EBUSY"`` (the kernel's spelling: ``"EOPNOTSUPP"``)."""
+    return _NAMES.get(err) or _errno.errorcode.get(err, str(err))
 
 
 class KernelError(OSError):
@@ -43,7 +52,7 @@ class KernelError(OSError):
     @property
     def errno_name(self) -> str:
         """The errno's symbolic name, e.g. ``"EBUSY"``."""
-        return _errno.errorcode.get(self.errno, str(self.errno))
+        return errno_name(self.errno)
 
     def __str__(self) -> str:
         where = f" in {self.function}()" if self.function else ""

@@ -77,6 +77,15 @@ class KernelProfile:
     vmstat_names_6_12: bool = False
     demotion_targets_log: bool = False
 
+    # --- dax/kmem, soft-reserved memory, memory tiers ------------------------------------------
+    bind_returns_probe_error: bool = False
+    memory_tiers: bool = False
+    hmem_platform_device: bool = False
+    dax_bus_match_type: bool = False
+    dax_memmap_on_memory: bool = False
+    soft_reserved_deferred: bool = False
+    hmem_child_of_platform: bool = False
+
     @property
     def label(self) -> str:
         """Short human name, e.g. ``"Linux 6.12"``."""
@@ -183,6 +192,20 @@ CHANGES: tuple[Change, ...] = (
            "NUMA node notifier: NODE_ADDING_FIRST_MEMORY / NODE_REMOVING_LAST_MEMORY around online and offline"),
     Change("isolate_bit", (6, 17), "by date (Zi Yan)",
            "MIGRATE_ISOLATE becomes a pageblock bit: a pageblock keeps its migratetype through isolation"),
+    Change("bind_returns_probe_error", (5, 14), "ef6dcbdd8eb2",
+           "a driver's sysfs bind returns the probe's errno, and EBUSY for a device that has a driver (was ENODEV)"),
+    Change("memory_tiers", (6, 1), "992bf77591cb",
+           "memory tiers (/sys/devices/virtual/memory_tiering/memory_tierN); kmem gives its node the DAX memory type"),
+    Change("hmem_platform_device", (6, 3), "7dab174e2e27",
+           "hmem devices are registered by dax_hmem.ko from one hmem_platform.0 device, with no iomem resource"),
+    Change("dax_bus_match_type", (6, 3), "e9ee9fe3a9d4",
+           "the dax bus matches by type: kmem binds hmem (RAM) regions as soon as it loads, device_dax only via new_id"),
+    Change("dax_memmap_on_memory", (6, 8), "73954d379efd",
+           "/sys/bus/dax/devices/daxX.Y/memmap_on_memory: kmem self-hosts each block's memmap when it is set"),
+    Change("soft_reserved_deferred", (7, 0), "bc62f5b308cb",
+           "Soft Reserved ranges move to their own resource tree: /proc/iomem no longer lists them"),
+    Change("hmem_child_of_platform", (7, 0), "as read in 7.2 (same series, commit not pinned)",
+           "hmem.N becomes a child of hmem_platform.0 in sysfs"),
     Change("movable_gigantic_pages", (6, 19), "by date (Gregory Price)",
            "vm.movable_gigantic_pages (default 0) lets 1 GiB hugetlb pages come from ZONE_MOVABLE"),
 )

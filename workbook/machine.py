@@ -15,18 +15,22 @@ import numpy as np
 
 from . import page_alloc as pa
 from .arch import GiB, MiB, ArchProfile, get_arch
-from .cmdline import HotplugParams, parse_cmdline
+from . import e820
+from .cmdline import HotplugParams, parse_cmdline, split_cmdline
 from .errors import ENOMEM, KernelError
 from .kernel import KernelProfile, get_kernel
-from .memory import MEM_ONLINE, MemoryBlock
+from .memory import MEM_ONLINE, MemoryBlock, MemoryGroup
 from .memremap import VmemAltmap
 from .mmzone import ZONE_DMA, ZONE_DMA32, ZONE_MOVABLE, ZONE_NAMES, ZONE_NORMAL, Node, Zone
 from .pagemap import PageKind, PageMap
 from .qemu import Dimm, PcMemoryLayout, pc_memory_layout
+from .resource import (IORESOURCE_BUSY, IORESOURCE_MEM, IORESOURCE_SYSRAM_DRIVER_MANAGED, IORESOURCE_SYSTEM_RAM,
+                       Resource, insert_resource, release_resource, request_region, walk)
 from .trace import CallTrace
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import walkers
+    from .module import Module
 
 __all__ = ["Machine", "NodeSpec"]
 
@@ -45,6 +49,9 @@ def _default_online_type(config: dict[str, str]) -> int | None:
     if config.get("CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE") == "n":
         return MMOP_OFFLINE
     return None
+
+# include/linux/mm.h: memmap pages a compound ZONE_DEVICE page keeps when its vmemmap is optimized
+VMEMMAP_RESERVE_NR = 2
 
 # SPARSEMEM_EXTREME: mem_section[root][nr]; SECTIONS_PER_ROOT = PAGE_SIZE / sizeof(struct mem_section)
 SECTIONS_PER_ROOT = 256
@@ -78,7 +85,7 @@ class Machine:
                  ram_bytes: int | None = None, maxmem_bytes: int | None = None, slots: int = 8,
                  block_size: int | None = None, bare_metal: bool = False,
                  hotplug_node: int | None = None, config: dict[str, str] | None = None,
-                 kernel_own_pages: str = "typical") -> None:
+                 kernel_own_pages: str = "typical", machine_options: dict[str, int] | None = None) -> None:
         if kernel_own_pages not in ("typical", "none"):
             raise ValueError(f"kernel_own_pages must be 'typical' or 'none', not {kernel_own_pages!r}")
         self.kernel = get_kernel(kernel)
@@ -101,13 +108,26 @@ class Machine:
         self.cpu_online: set[int] = set(self.cpus)
         self.trace = CallTrace()
         self.dmesg_lines: list[str] = []
+        self.warned_once: set[str] = set()                 # pr_warn_once() sites that have printed
         self.clock = 0.0
         self.hvo_enabled = False
         ram = ram_bytes if ram_bytes is not None else sum(n.boot_memory_bytes for n in nodes)
         self.maxmem_bytes = maxmem_bytes if maxmem_bytes is not None else ram + 32 * GiB
+        self.machine_options = dict(machine_options or {})      # QEMU -M pc,<options>
         self.layout: PcMemoryLayout = pc_memory_layout(
             ram, self.maxmem_bytes, slots,
-            {n.id: n.boot_memory_bytes for n in nodes}, hotplug_node)
+            {n.id: n.boot_memory_bytes for n in nodes}, hotplug_node,
+            max_ram_below_4g=self.machine_options.get("max-ram-below-4g"),
+            # QEMU 7.2's vCPU models with 5-level paging are Intel's: no AMD HyperTransport hole
+            amd_ht_hole=not self.arch.name.endswith("la57"))
+        # the kernel's e820: the firmware's, with the command line's memmap= applied
+        # (parse_memmap_opt()) and page 0 reserved (trim_bios_range())
+        self.e820_log: list[str] = []
+        self.e820 = e820.parse_memmap_opt(e820.from_qemu(self.layout.e820),
+                                          [v for k, v in split_cmdline(cmdline) if k == "memmap" and v],
+                                          self.e820_log)
+        self.e820 = e820.e820_update_table(e820._update(self.e820, 0, 4096, e820.E820_TYPE_RAM,
+                                                        e820.E820_TYPE_RESERVED))
         self.slots = slots
         self.dimms: dict[str, Dimm] = {}
         self.nodes: dict[int, Node] = {n.id: Node(n.id, n.cpus, self.arch.nr_page_orders) for n in nodes}
@@ -116,7 +136,10 @@ class Machine:
         self.blocks: dict[int, MemoryBlock] = {}
         self._sections: dict[int, np.ndarray] = {}      # root -> flags
         self._section_nid: dict[int, np.ndarray] = {}
-        self.resources: list[tuple[int, int, str]] = []   # hot-added System RAM (start, end incl.)
+        self.modules_loaded: dict[str, "Module"] = {}              # insmod order
+        self.iomem = Resource(0, (1 << 52) - 1, "PCI mem")          # iomem_resource
+        self.soft_reserve_resource = Resource(0, (1 << 52) - 1, "Soft Reserved")
+        self.memory_groups: list[MemoryGroup] = []
         self.totalram_pages = 0
         self.min_free_kbytes = 0
         self.nr_memmap_pages = 0
@@ -126,6 +149,7 @@ class Machine:
         self._memmap_allocs_for: dict[tuple[int, int], list] = {}   # memmap taken from node memory
         # memmap taken from an altmap: (first pfn, pfns) runs in the order vmemmap_populate() took them
         self._memmap_altmap_for: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self._memmap_counted: dict[tuple[int, int], int] = {}       # nr_memmap_pages added per range
         self._next_owner = 1
         self.node_distance = {(a, b): 10 if a == b else 20 for a in self.nodes for b in self.nodes}
         self.bare_metal = bare_metal
@@ -139,9 +163,10 @@ class Machine:
         a = self.arch
         ps = a.page_size
         usable = []
-        for s, e in self.layout.usable_ranges():
-            s = max(s, ps)                         # x86 trims the first page
-            s, e = -(-s // ps) * ps, e // ps * ps
+        for r in self.e820:
+            if r.type != e820.E820_TYPE_RAM:
+                continue
+            s, e = -(-r.start // ps) * ps, r.end // ps * ps
             if e > s:
                 usable.append((s, e))
         self.boot_ranges = usable
@@ -225,6 +250,30 @@ class Machine:
             node.kthreads_started = node.has_memory()
             node.got_kernel_memory = node.has_normal_memory()
         self.build_all_zonelists(log=False)
+        self._reserve_resources()
+        from .memory_tiers import MemoryTiers
+        self.memory_tiers = MemoryTiers(self)
+        from .dax import DaxSubsystem
+        self.dax = DaxSubsystem(self)
+
+    def _reserve_resources(self) -> None:
+        """e820__reserve_resources() and _late(), plus the PCI windows: the boot contents of /proc/iomem."""
+        root = self.iomem
+        for r in self.e820:
+            name = e820.e820_type_to_string(r.type)
+            flags = IORESOURCE_SYSTEM_RAM if r.type == e820.E820_TYPE_RAM else IORESOURCE_MEM
+            res = Resource(r.start, r.end - 1, name, flags)
+            if r.type == e820.E820_TYPE_SOFT_RESERVED and self.kernel.soft_reserved_deferred:
+                insert_resource(self.soft_reserve_resource, res)     # set aside for dax_hmem
+                continue
+            if r.start < 1 << 20 or r.type not in (e820.E820_TYPE_RESERVED, e820.E820_TYPE_SOFT_RESERVED,
+                                                   e820.E820_TYPE_PMEM, e820.E820_TYPE_PRAM):
+                res.flags |= IORESOURCE_BUSY      # do_mark_busy(): system ranges are busy
+            insert_resource(root, res)
+        lay = self.layout
+        insert_resource(root, Resource(lay.below_4g, 0xFEBFFFFF, "PCI Bus 0000:00"))
+        insert_resource(root, Resource(lay.pci_hole64_start, lay.pci_hole64_start + lay.pci_hole64_size - 1,
+                                       "PCI Bus 0000:00"))
 
     def _node_of_boot_pfn(self, pfn: int) -> int:
         addr = pfn << self.arch.page_shift
@@ -337,14 +386,37 @@ class Machine:
                 out[lo - pfn:hi - pfn] = True
         return out
 
-    def add_sections(self, nid: int, pfn: int, nr_pages: int, altmap: VmemAltmap | None) -> None:
-        """sparse_add_section() for every section: mark present, populate the memmap (altmap or node memory)."""
+    def add_sections(self, nid: int, pfn: int, nr_pages: int, altmap: VmemAltmap | None,
+                     vmemmap_shift: int = 0) -> None:
+        """sparse_add_section() for every section: mark present, populate the memmap (altmap or node memory).
+
+        ``vmemmap_shift`` is a ZONE_DEVICE pgmap's compound page order (device_dax: the
+        device's align): without an altmap, every compound page then needs only
+        VMEMMAP_RESERVE_NR (2) pages of memmap, the rest of its vmemmap maps the same tail
+        page (vmemmap_populate_compound_pages(); section_nr_vmemmap_pages() counts it so).
+        """
         a = self.arch
         pps = a.pages_per_section
         memmap_bytes_per_section = a.memmap_bytes(pps)
         self.trace.record("sparse_add_section", "mm/sparse.c")
         allocs = []
         nsec = nr_pages // pps
+        if vmemmap_shift and altmap is None and a.memmap_pages(1 << vmemmap_shift) > VMEMMAP_RESERVE_NR \
+                and a.struct_page_size & (a.struct_page_size - 1) == 0:
+            per_section = VMEMMAP_RESERVE_NR * pps >> vmemmap_shift
+            for sec in range(pfn // pps, (pfn + nr_pages) // pps):
+                for _ in range(per_section):
+                    got = self._alloc_memmap_pages(nid, 1)
+                    if got is None:
+                        self._free_memmap_allocs(allocs)
+                        raise KernelError(ENOMEM, "vmemmap_populate: no memory for the memmap",
+                                          function="vmemmap_populate_compound_pages")
+                    allocs += got
+                self._set_section(sec, SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP, nid)
+            self._memmap_allocs_for[(pfn, nr_pages)] = allocs
+            self._memmap_counted[(pfn, nr_pages)] = nsec * per_section if self.kernel.vmstat_memmap_pages else 0
+            self.nr_memmap_pages += self._memmap_counted[(pfn, nr_pages)]
+            return
         if altmap is not None and memmap_bytes_per_section % a.pmd_size == 0 and (
                 altmap.next_pfn() % (a.pmd_size // a.page_size) == 0):
             # Every section takes whole, naturally aligned PMDs from the altmap: the per-PMD
@@ -359,8 +431,9 @@ class Machine:
                 arr[lo:hi] = SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP
                 self._section_nid[root][lo:hi] = nid
             self._section_range_op(pfn, nr_pages, mark)
-            if self.kernel.vmstat_memmap_pages:
-                self.nr_memmap_pages += nsec * a.memmap_pages(pps)
+            self._memmap_counted[(pfn, nr_pages)] = nsec * a.memmap_pages(pps) if self.kernel.vmstat_memmap_pages \
+                else 0
+            self.nr_memmap_pages += self._memmap_counted[(pfn, nr_pages)]
             self._memmap_allocs_for[(pfn, nr_pages)] = allocs
             return
         runs: list[tuple[int, int]] = []
@@ -388,11 +461,23 @@ class Machine:
                                       function="vmemmap_populate")
                 allocs += got
             self._set_section(sec, SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP, nid)
-            if self.kernel.vmstat_memmap_pages:
-                self.nr_memmap_pages += a.memmap_pages(pps)
+        self._memmap_counted[(pfn, nr_pages)] = nsec * a.memmap_pages(pps) if self.kernel.vmstat_memmap_pages else 0
+        self.nr_memmap_pages += self._memmap_counted[(pfn, nr_pages)]
         self._memmap_allocs_for[(pfn, nr_pages)] = allocs
         if altmap is not None:
             self._memmap_altmap_for[(pfn, nr_pages)] = runs
+
+    def _alloc_memmap_pages(self, nid: int, n: int) -> list | None:
+        """vmemmap_alloc_block(PAGE_SIZE): ``n`` base pages from the node's zonelist."""
+        from .workload import kernel_alloc
+        out = []
+        for _ in range(n):
+            got = kernel_alloc(self, nid, 0, PageKind.KERNEL, "vmemmap", cpu=self.cpus[0])
+            if got is None:
+                self._free_memmap_allocs(out)
+                return None
+            out.append(got)
+        return out
 
     def _alloc_memmap(self, nid: int, nbytes: int) -> list | None:
         """vmemmap_alloc_block(): PMD-sized blocks from the node's zonelist (GFP_KERNEL), else base pages."""
@@ -425,6 +510,7 @@ class Machine:
         pfn, nr = start >> a.page_shift, size >> a.page_shift
         for key in [k for k in self._memmap_allocs_for if k[0] >= pfn and k[0] + k[1] <= pfn + nr]:
             self._free_memmap_allocs(self._memmap_allocs_for.pop(key))
+            self.nr_memmap_pages -= self._memmap_counted.pop(key, 0)     # depopulate_section_memmap()
         for key in [k for k in self._memmap_altmap_for if k[0] >= pfn and k[0] + k[1] <= pfn + nr]:
             del self._memmap_altmap_for[key]     # vmem_altmap_free(): the pfns leave with the block
         pps = a.pages_per_section
@@ -433,8 +519,6 @@ class Machine:
             if arr is not None and arr[idx] & SECTION_MARKED_PRESENT:
                 arr[idx] = 0
                 self._section_nid[sec // SECTIONS_PER_ROOT][idx] = -1
-                if self.kernel.vmstat_memmap_pages:
-                    self.nr_memmap_pages -= a.memmap_pages(pps)
 
     # ------------------------------------------------------------------------------------------
     # memory blocks
@@ -521,11 +605,6 @@ class Machine:
                      default=ZONE_NORMAL)
         self.printk(f"Policy zone: {ZONE_NAMES[policy]}")
 
-    def log_demotion_targets(self) -> None:
-        """mm/memory-tiers.c establish_demotion_targets() output (6.12)."""
-        for nid in sorted(self.nodes):
-            self.printk(f"Demotion targets for Node {nid}: null")
-
     def try_offline_node(self, nid: int) -> None:
         """try_offline_node(): a node without memory, memory blocks or CPUs goes offline (nothing to do here)."""
 
@@ -564,32 +643,35 @@ class Machine:
     # ------------------------------------------------------------------------------------------
     # resources, logs
     # ------------------------------------------------------------------------------------------
-    def resource_conflicts(self, start: int, size: int) -> bool:
-        """register_memory_resource(): the range overlaps RAM that is already there."""
-        end = start + size
-        for s, e in self.boot_ranges:
-            if start < e and end > s:
-                return True
-        return any(start <= e and end > s for s, e, _ in self.resources)
+    def next_memory_group_id(self) -> int:
+        """memory_group_register(): the lowest free id (xa_alloc() of memory_groups)."""
+        used = {g.id for g in self.memory_groups}
+        return min(set(range(len(used) + 1)) - used)
 
-    def add_resource(self, start: int, size: int, name: str) -> None:
-        """Insert a /proc/iomem resource."""
-        self.resources.append((start, start + size - 1, name))
-        self.resources.sort()
+    def request_memory_region(self, start: int, size: int, name: str = "System RAM") -> Resource | None:
+        """__request_region() for hot-added RAM: a busy System RAM claim (nested in non-busy claims), or None."""
+        flags = IORESOURCE_SYSTEM_RAM | (IORESOURCE_SYSRAM_DRIVER_MANAGED if name != "System RAM" else 0)
+        return request_region(self.iomem, start, size, name, flags)
 
-    def remove_resource(self, start: int, size: int) -> None:
-        """release_mem_region_adjustable()."""
+    def release_mem_region_adjustable(self, start: int, size: int) -> None:
+        """release_mem_region_adjustable(): drop the System RAM claim on [start, start + size), splitting it if wider."""
         end = start + size - 1
-        out = []
-        for s, e, n in self.resources:
-            if e < start or s > end:
-                out.append((s, e, n))
+        for r, _ in list(walk(self.iomem)):
+            if not (r.busy and r.flags & IORESOURCE_SYSTEM_RAM == IORESOURCE_SYSTEM_RAM) or r.end < start \
+                    or r.start > end:
                 continue
-            if s < start:
-                out.append((s, start - 1, n))
-            if e > end:
-                out.append((end + 1, e, n))
-        self.resources = out
+            if r.start >= start and r.end <= end:
+                release_resource(r)
+            elif r.start < start and r.end > end:
+                tail = Resource(end + 1, r.end, r.name, r.flags)
+                r.end = start - 1
+                parent = r.parent
+                parent.children.insert(parent.children.index(r) + 1, tail)
+                tail.parent = parent
+            elif r.start < start:
+                r.end = start - 1
+            else:
+                r.start = end + 1
 
     def raise_max_pfn(self, pfn: int) -> None:
         """update_end_of_memory_vars(): hot-add raises max_pfn."""
@@ -720,6 +802,25 @@ class Machine:
         """The text ``numactl -H`` prints."""
         from . import procfs
         return procfs.numactl_hardware(self)
+
+    def insmod(self, name: str) -> None:
+        """``insmod NAME.ko``: load a module (its drivers bind what they match); KernelError EEXIST/ENOENT/probe."""
+        from .module import insmod
+        insmod(self, name)
+
+    def rmmod(self, name: str) -> None:
+        """``rmmod NAME``: unload a module (its drivers let go of their devices)."""
+        from .module import rmmod
+        rmmod(self, name)
+
+    def modules_available(self) -> dict[str, "Module"]:
+        """The modules this kernel has as .ko files (the dax ones, as its config builds them)."""
+        return self.dax.modules
+
+    def readlink(self, path: str) -> str:
+        """``readlink PATH`` for the sysfs links the model has (a dax device's ``driver``)."""
+        from . import sysfs
+        return sysfs.readlink(self, path)
 
     def dimm_add(self, size: int, node: int, id: str | None = None, addr: int | None = None):
         """Hot-plug a pc-dimm of ``size`` bytes into ``node`` (QEMU device_add + the guest's ACPI driver)."""

@@ -16,12 +16,14 @@ from .cmdline import MMOP_OFFLINE, MMOP_ONLINE_KERNEL, MMOP_ONLINE_MOVABLE
 from .errors import E2BIG, EBUSY, EEXIST, EINTR, EINVAL, KernelError
 from .memory import MEM_OFFLINE, MemoryBlock, MemoryGroup
 from .memremap import VmemAltmap
-from .mmzone import ZONE_MOVABLE, ZONE_NORMAL, Zone
+from .mmzone import ZONE_DEVICE, ZONE_MOVABLE, ZONE_NORMAL, Zone
 from .pagemap import MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_UNMOVABLE, PageKind
+from .resource import release_resource
 from .trace import kernel_function
 
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
+    from .resource import Resource
 
 __all__ = [
     "MHP_NONE", "MHP_MERGE_RESOURCE", "MHP_MEMMAP_ON_MEMORY", "MHP_NID_IS_MGID",
@@ -32,6 +34,7 @@ __all__ = [
     "move_pfn_range_to_zone", "remove_pfn_range_from_zone", "adjust_present_page_count",
     "mhp_init_memmap_on_memory", "mhp_deinit_memmap_on_memory", "online_pages", "offline_pages",
     "memory_block_online", "memory_block_offline", "try_remove_memory", "scan_movable_pages",
+    "add_memory_driver_managed", "remove_memory",
 ]
 
 # memory_block_online()/memory_block_offline() live in drivers/base/memory.c (memory.py);
@@ -161,26 +164,27 @@ def mhp_range_allowed(m: "Machine", start: int, size: int) -> None:
 
 
 @kernel_function("mm/memory_hotplug.c")
-def register_memory_resource(m: "Machine", start: int, size: int, resource_name: str = "System RAM") -> None:
-    """register_memory_resource(): E2BIG outside the pluggable range, EEXIST if the range is taken; then /proc/iomem."""
+def register_memory_resource(m: "Machine", start: int, size: int, resource_name: str = "System RAM") -> "Resource":
+    """register_memory_resource(): E2BIG outside the pluggable range, EEXIST if __request_region() fails."""
     if m.kernel.mhp_range_check:
         mhp_range_allowed(m, start, size)
-    if m.resource_conflicts(start, size):
+    res = m.request_memory_region(start, size, resource_name)
+    if res is None:
         msg = f"Unable to reserve System RAM region: {start:016x}->{start + size:016x}"
         m.pr_debug("mm/memory_hotplug.c", msg)
         raise KernelError(EEXIST, msg, [msg], "register_memory_resource")
-    m.add_resource(start, size, resource_name)
+    return res
 
 
 @kernel_function("mm/memory_hotplug.c", "__add_memory")
 def add_memory(m: "Machine", nid: int, start: int, size: int, mhp_flags: int,
                group: MemoryGroup | None = None, resource_name: str = "System RAM") -> list[MemoryBlock]:
     """__add_memory(): register the resource (E2BIG and EEXIST come first), then add_memory_resource()."""
-    register_memory_resource(m, start, size, resource_name)
+    res = register_memory_resource(m, start, size, resource_name)
     try:
         return add_memory_resource(m, nid, start, size, mhp_flags, group)
     except KernelError:
-        m.remove_resource(start, size)          # release_memory_resource()
+        release_resource(res)                   # release_memory_resource()
         raise
 
 
@@ -241,6 +245,38 @@ def add_memory_resource(m: "Machine", nid: int, start: int, size: int, mhp_flags
         for b in blocks:
             online_memory_block(m, b)
     return blocks
+
+
+@kernel_function("mm/memory_hotplug.c")
+def add_memory_driver_managed(m: "Machine", nid: int, start: int, size: int, resource_name: str,
+                              mhp_flags: int) -> list[MemoryBlock]:
+    """add_memory_driver_managed(): memory a driver manages, named "System RAM ($DRIVER)" in /proc/iomem.
+
+    With MHP_NID_IS_MGID, ``nid`` is the id of a registered memory group and the group's
+    node is used.  The resource is IORESOURCE_SYSRAM_DRIVER_MANAGED, so a kexec'd kernel
+    does not take it as RAM.
+    """
+    if not resource_name.startswith("System RAM (") or not resource_name.endswith(")"):
+        raise KernelError(EINVAL, f"resource name {resource_name!r} is not 'System RAM ($DRIVER)'",
+                          function="add_memory_driver_managed")
+    group = None
+    if mhp_flags & MHP_NID_IS_MGID:
+        group = next((g for g in m.memory_groups if g.id == nid), None)
+        if group is None:
+            raise KernelError(EINVAL, f"no memory group {nid}", function="add_memory_resource")
+        nid = group.nid
+    res = register_memory_resource(m, start, size, resource_name)
+    try:
+        return add_memory_resource(m, nid, start, size, mhp_flags, group)
+    except KernelError:
+        release_resource(res)
+        raise
+
+
+@kernel_function("mm/memory_hotplug.c")
+def remove_memory(m: "Machine", start: int, size: int) -> None:
+    """remove_memory(): try_remove_memory() under the device hotplug lock (EBUSY while a block is online)."""
+    try_remove_memory(m, start, size)
 
 
 @kernel_function("arch/x86/mm/init_64.c")
@@ -389,7 +425,14 @@ def _find_online_pfn(m: "Machine", zone: Zone, start_pfn: int, end_pfn: int, sma
 
 @kernel_function("mm/memory_hotplug.c")
 def remove_pfn_range_from_zone(m: "Machine", zone: Zone, start_pfn: int, nr_pages: int) -> None:
-    """remove_pfn_range_from_zone(): shrink_zone_span() and update_pgdat_span()."""
+    """remove_pfn_range_from_zone(): shrink_zone_span() and update_pgdat_span(); ZONE_DEVICE never shrinks.
+
+    "Zone shrinking code cannot properly deal with ZONE_DEVICE. So we will not try to
+    shrink the zones" (mm/memory_hotplug.c): a Device zone keeps its span after the
+    device memory is gone.
+    """
+    if zone.idx == ZONE_DEVICE:
+        return
     end_pfn = start_pfn + nr_pages
     if zone.zone_start_pfn == start_pfn:
         pfn = _find_online_pfn(m, zone, end_pfn, zone.zone_end_pfn, True)
@@ -485,13 +528,13 @@ def online_pages(m: "Machine", mem: MemoryBlock, pfn: int, nr_pages: int, zone: 
     zone.free_pages += added
     zone.nr_isolate_pageblock -= nr_pages // a.pageblock_nr_pages
     m.init_per_zone_wmark_min()
-    if node.has_memory() and not had_memory and m.kernel.demotion_targets_log:
-        m.log_demotion_targets()
     if not node.kthreads_started:
         node.kthreads_started = True        # kswapd_run(), kcompactd_run()
     m.memory_notify("MEM_ONLINE", mem, pfn, nr_pages)
     if m.kernel.node_notify and not had_memory:
         m.trace.record("node_notify", "drivers/base/node.c", "NODE_ADDED_FIRST_MEMORY")
+    if node.has_memory() and not had_memory:
+        m.memory_tiers.memtier_hotplug_callback("MEM_ONLINE", zone.nid)      # status_change_nid
     if node.has_normal_memory() and not had_normal:
         m.node_gets_kernel_memory(node)
 
@@ -678,6 +721,8 @@ def offline_pages(m: "Machine", mem: MemoryBlock, start_pfn: int, nr_pages: int,
     m.memory_notify("MEM_OFFLINE", mem, start_pfn, nr_pages)
     if m.kernel.node_notify and had_memory and not node.has_memory():
         m.trace.record("node_notify", "drivers/base/node.c", "NODE_REMOVED_LAST_MEMORY")
+    if had_memory and not node.has_memory():
+        m.memory_tiers.memtier_hotplug_callback("MEM_OFFLINE", zone.nid)     # status_change_nid
     remove_pfn_range_from_zone(m, zone, start_pfn, nr_pages)
     mem.pagemap = None
     mem.online_chunks = ([], 0, 0, [])
@@ -713,7 +758,7 @@ def try_remove_memory(m: "Machine", start: int, size: int) -> None:
             msg = "WARNING: memory_blocks_have_altmaps(): mixed altmap and non-altmap blocks"
             m.printk(msg, level="warn")
             raise KernelError(EINVAL, msg, [msg], "memory_blocks_have_altmaps")
-    m.remove_resource(start, size)
+    m.release_mem_region_adjustable(start, size)
     for b in blocks:
         m.unregister_block(b)              # remove_memory_block_devices()
     m.trace.record("arch_remove_memory", "arch/x86/mm/init_64.c")

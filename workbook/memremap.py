@@ -1,4 +1,4 @@
-"""struct vmem_altmap and the altmap allocator (include/linux/memremap.h, mm/sparse-vmemmap.c).
+"""struct vmem_altmap, the altmap allocator and ZONE_DEVICE pagemaps (include/linux/memremap.h, mm/memremap.c).
 
 An altmap hands out pfns of the memory being added, so that the memmap describing that
 memory is stored inside it.  It was born for persistent memory (ZONE_DEVICE, 4b94ffdc4163)
@@ -7,8 +7,12 @@ and reused by memmap_on_memory (a08a2ae34613).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["VmemAltmap"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .machine import Machine
+
+__all__ = ["VmemAltmap", "DevPagemap", "memremap_pages", "memunmap_pages"]
 
 
 @dataclass
@@ -55,3 +59,61 @@ class VmemAltmap:
     def free_pages(self, nr_pfns: int) -> None:
         """vmem_altmap_free(): give pfns back (alloc -= n)."""
         self.alloc -= nr_pfns
+
+
+@dataclass
+class DevPagemap:
+    """struct dev_pagemap: device memory with a memmap in ZONE_DEVICE (MEMORY_DEVICE_GENERIC for device_dax)."""
+
+    ranges: list[tuple[int, int]]        # (start, end inclusive) in bytes
+    nid: int
+    vmemmap_shift: int = 0               # compound page order: order_base_2(align >> PAGE_SHIFT)
+    type: str = "MEMORY_DEVICE_GENERIC"
+
+
+def memremap_pages(m: "Machine", pgmap: DevPagemap) -> None:
+    """memremap_pages() -> pagemap_range(): sections and memmap for each range, the pfns in ZONE_DEVICE.
+
+    The range must not be System RAM (ENXIO).  arch_add_memory() runs with
+    ``params->pgmap`` set, so max_pfn stays where it was (/proc/kpageflags does not grow);
+    the memmap comes from node memory (the node of the device, falling back like any
+    allocation: "potential offnode page_structs" when it lands elsewhere).
+    """
+    from .errors import ENXIO, KernelError
+    from .memory_hotplug import move_pfn_range_to_zone
+    from .mmzone import ZONE_DEVICE
+    from .resource import IORESOURCE_SYSTEM_RAM, walk
+    done = []
+    for start, end in pgmap.ranges:
+        ram = any(r.flags & IORESOURCE_SYSTEM_RAM == IORESOURCE_SYSTEM_RAM and r.start <= end and r.end >= start
+                  for r, _ in walk(m.iomem))
+        if ram:
+            for s, e in done:
+                _unmap_range(m, pgmap, s, e)
+            msg = f"attempted on ram region {start:#x}-{end:#x}"
+            m.printk(f"WARNING: {msg}", level="warn")
+            raise KernelError(ENXIO, msg, [msg], "pagemap_range")
+        nid = pgmap.nid if pgmap.nid >= 0 else min(m.nodes)
+        pfn, nr = start >> m.arch.page_shift, (end + 1 - start) >> m.arch.page_shift
+        m.add_sections(nid, pfn, nr, None, pgmap.vmemmap_shift)
+        if not m.nodes[nid].has_memory() and "offnode" not in m.warned_once:
+            m.warned_once.add("offnode")                                 # pr_warn_once()
+            page = 0xFFFFEA0000000000 + (pfn * m.arch.struct_page_size)    # the vmemmap address of the first page
+            m.printk(f"[{page:016x}-{page + m.arch.page_size - 1:016x}] potential offnode page_structs")
+        move_pfn_range_to_zone(m, m.nodes[nid].zones[ZONE_DEVICE], pfn, nr, 0)
+        done.append((start, end))
+
+
+def _unmap_range(m: "Machine", pgmap: DevPagemap, start: int, end: int) -> None:
+    from .memory_hotplug import remove_pfn_range_from_zone
+    from .mmzone import ZONE_DEVICE
+    nid = pgmap.nid if pgmap.nid >= 0 else min(m.nodes)
+    pfn, nr = start >> m.arch.page_shift, (end + 1 - start) >> m.arch.page_shift
+    remove_pfn_range_from_zone(m, m.nodes[nid].zones[ZONE_DEVICE], pfn, nr)
+    m.remove_sections(start, end + 1 - start)
+
+
+def memunmap_pages(m: "Machine", pgmap: DevPagemap) -> None:
+    """memunmap_pages(): the memmap and sections go; ZONE_DEVICE keeps its span (it never shrinks)."""
+    for start, end in pgmap.ranges:
+        _unmap_range(m, pgmap, start, end)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
 
 __all__ = ["StepFiles", "CaptureStep", "ModelStep", "StepContext", "Obs", "Missing", "observe", "parse_zoneinfo",
-           "zone_pcp_counts", "KPF_BITS", "LSMEM_FILES"]
+           "zone_pcp_counts", "KPF_BITS", "LSMEM_FILES", "dax_txt", "parse_dax_txt"]
 
 _SYS = "sys/devices/system"
 BLOCK_ATTRS = ("state", "online", "valid_zones", "removable", "phys_index", "phys_device")
@@ -114,7 +114,7 @@ class ModelStep:
         self._cache: dict[str, str | None] = {}
 
     def text(self, name: str) -> str | None:
-        """zoneinfo, meminfo, vmstat, node<K>.meminfo, lsmem tables (with ``lsmem``); None otherwise."""
+        """zoneinfo, meminfo, vmstat, iomem, node<K>.meminfo, dax.txt, lsmem tables (with ``lsmem``); None otherwise."""
         if name in self._cache:
             return self._cache[name]
         m = self.m
@@ -127,6 +127,8 @@ class ModelStep:
             out = str(m.read(f"/sys/devices/system/node/node{mm.group(1)}/meminfo"))
         elif name in LSMEM_FILES and self.lsmem:
             out = run_lsmem(m, self.lsmem, LSMEM_FILES[name])
+        elif name == "dax.txt":
+            out = dax_txt(m)
         else:
             out = None
         self._cache[name] = out
@@ -150,6 +152,97 @@ def run_lsmem(m: "Machine", lsmem: str, args: list[str]) -> str:
         p = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
         shown = "lsmem " + " ".join(cmd[1:])
         return f"$ {shown}\n{p.stdout}{p.stderr}[rc={p.returncode}]\n"
+
+
+def dax_txt(m: "Machine") -> str:
+    """``dax.txt`` as the capture harness writes it: what ``cat`` and ``ls`` show of the dax devices and drivers.
+
+    Per device: its driver, its attribute files in name order (a file ``cat`` cannot read
+    shows busybox's error), its mappings and its region's files, and ``ls -l /dev/daxR.N``
+    (the model's has no real date); then the drivers and the devices they hold, the hmem
+    platform devices, the memory tiers, the node masks and /proc/modules.
+    """
+    from .errors import KernelError
+
+    def cat(path: str) -> str:
+        try:
+            return str(m.read(path)).rstrip("\n")
+        except KernelError as e:
+            return f"cat: can't open '{path}': {e.strerror}"
+
+    def ls(path: str) -> list[str]:
+        try:
+            return m.ls(path)
+        except KernelError:
+            return []
+    out = ["# ls /sys/bus/dax/devices"]
+    devs = ls("/sys/bus/dax/devices")
+    out += devs
+    attrs = ("align", "dev", "mapping", "memmap_on_memory", "modalias", "numa_node", "resource", "size", "target_node")
+    for name in devs:
+        d = "/sys/devices/platform/" + m.readlink(f"/sys/bus/dax/devices/{name}").split("/devices/platform/", 1)[1]
+        out.append(f"## device {name} sysfs={d}")
+        drv = m.readlink(f"{d}/driver").rsplit("/", 1)[1] if m.exists(f"{d}/driver") else ""
+        out.append(f"driver = {drv}")
+        entries = ls(d)
+        out += [f"{a} = {cat(f'{d}/{a}')}" for a in attrs if a in entries]
+        for mp in sorted(e for e in entries if e.startswith("mapping") and e[7:].isdigit()):
+            out += [f"{mp}/{a} = {cat(f'{d}/{mp}/{a}')}" for a in ("end", "page_offset", "start")]
+        out += [f"dax_region/{a} = {cat(f'{d}/../dax_region/{a}')}" for a in ls(f"{d}/../dax_region")]
+        from .dax.sysfs import DAX_MAJOR
+        minor = cat(f"{d}/dev").split(":")[-1]
+        out.append(f"crw-------    1 0        0         {DAX_MAJOR},{minor:>4} Jan  1 00:00 /dev/{name}")
+    out.append("# dax drivers (bound devices)")
+    for drv in ls("/sys/bus/dax/drivers"):
+        bound = [e for e in ls(f"/sys/bus/dax/drivers/{drv}") if e.startswith("dax")]
+        out.append(f"{drv}: " + "".join(f"{b} " for b in bound))
+    out.append("# platform devices (hmem, e820_pmem, nd)")
+    out += [p for p in ls("/sys/bus/platform/devices") if re.search(r"hmem|e820_pmem|nd", p)]
+    out.append("# memory tiers")
+    out += [f"{t} nodelist={cat(f'/sys/devices/virtual/memory_tiering/{t}/nodelist')}"
+            for t in ls("/sys/devices/virtual/memory_tiering") if t.startswith("memory_tier")]
+    out.append("# node masks")
+    out += [f"{k} = {cat(f'/sys/devices/system/node/{k}')}"
+            for k in ("possible", "online", "has_normal_memory", "has_memory", "has_cpu")]
+    out.append("# /proc/modules")
+    out.append(str(m.read("/proc/modules")).rstrip("\n"))
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def parse_dax_txt(text: str) -> dict:
+    """{"devices": [...], "device": {name: {"sysfs", "attrs": {file: value}}}, "drivers": {driver: [devices]},
+    "platform": [...], "tiers": [...], "modules": [names]} from a dax.txt."""
+    out: dict = {"devices": [], "device": {}, "drivers": {}, "platform": [], "tiers": [], "modules": []}
+    section, dev = "", None
+    for line in text.splitlines():
+        if line.startswith("## device "):
+            mm = re.match(r"## device (\S+) sysfs=(\S+)", line)
+            dev = out["device"].setdefault(mm.group(1), {"sysfs": mm.group(2), "attrs": {}})
+            continue
+        if line.startswith("# "):
+            section, dev = line[2:], None
+            continue
+        if section.startswith("ls /sys/bus/dax/devices"):
+            if dev is None:
+                if line.strip():
+                    out["devices"].append(line.strip())
+                continue
+            if re.match(r"[bc][rwx-]{9}\s", line):
+                continue                        # ls -l /dev/daxR.N: dynamic major, a date
+            k, _, v = line.partition(" = ")
+            if v.startswith("cat: can't open"):
+                v = "<unreadable: " + v.rsplit(": ", 1)[-1] + ">"
+            dev["attrs"][k] = v
+        elif section.startswith("dax drivers"):
+            k, _, v = line.partition(":")
+            out["drivers"][k] = v.split()
+        elif section.startswith("platform devices"):
+            out["platform"] += [line.strip()] if line.strip() else []
+        elif section.startswith("memory tiers"):
+            out["tiers"] += [line.strip()] if line.strip() else []
+        elif section.startswith("/proc/modules"):
+            out["modules"] += [line.split()[0]] if line.strip() else []
+    return out
 
 
 def find_lsmem() -> str | None:
@@ -225,6 +318,8 @@ class StepContext:
     no_buddy: dict[int, str] = field(default_factory=dict)              # block -> why BUDDY is left out
     lsmem: bool = True                          # compare the lsmem tables
     params_file: bool = False                   # the reference step has memory_hotplug_params
+    dax: bool = False                           # a dax/kmem run: compare dax.txt
+    iomem_ranges: list[tuple[int, int]] = field(default_factory=list)   # (start, end excl.) whose iomem lines count
 
 
 def observe(files: StepFiles, ctx: StepContext) -> list[Obs]:
@@ -299,11 +394,46 @@ def observe(files: StepFiles, ctx: StepContext) -> list[Obs]:
                     add(f"kpageflags memory{bid} {bname}", bname,
                         BitMap(((seg >> np.uint64(bit)) & np.uint64(1)).astype(bool), start + lo))
 
+    for start, end in ctx.iomem_ranges:
+        t = files.text("iomem")
+        lines: object = Missing("iomem") if t is None else [
+            ln for ln in t.splitlines() if (mm := re.match(r"\s*([0-9a-f]+)-([0-9a-f]+) : ", ln))
+            and int(mm.group(1), 16) < end and int(mm.group(2), 16) >= start]
+        add(f"iomem [{start:#x}-{end - 1:#x}]", "iomem", lines)
+    if ctx.dax:
+        _observe_dax(files.text("dax.txt"), add)
+
     if ctx.lsmem:
         for name in LSMEM_FILES:
             t = files.text(name)
             add(name, "lsmem", t if t is not None else Missing(name))
     return out
+
+
+def _observe_dax(text: str | None, add) -> None:
+    """dax.txt: the devices, each one's driver and attributes, the drivers' devices, hmem devices, tiers, modules."""
+    if text is None:
+        add("dax devices", "dax device", Missing("dax.txt"))
+        return
+    d = parse_dax_txt(text)
+    add("dax devices", "dax device", d["devices"])
+    for name in d["devices"]:
+        dev = d["device"].get(name)
+        if dev is None:
+            add(f"{name} sysfs", "dax device", Missing(f"## device {name}"))
+            continue
+        add(f"{name} sysfs", "dax device", dev["sysfs"])
+        for k, v in dev["attrs"].items():
+            if k == "dev":
+                continue                # the char major is dynamic
+            kind = "dax driver" if k == "driver" else "dax region" if k.startswith("dax_region/") else "dax attr"
+            add(f"{name}/{k}", kind, v)
+    add("dax drivers", "dax driver", sorted(d["drivers"]))
+    for drv, devs in d["drivers"].items():
+        add(f"dax driver {drv} holds", "dax driver", devs)
+    add("hmem platform devices", "platform device", d["platform"])
+    add("memory tiers", "memory tier", d["tiers"])
+    add("modules", "module", d["modules"])
 
 
 class BitMap:

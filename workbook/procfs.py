@@ -306,20 +306,9 @@ def vmstat(m: "Machine") -> str:
 
 
 def iomem(m: "Machine") -> str:
-    """/proc/iomem as root: e820 RAM and reserved ranges, hot-added System RAM, the PCI windows."""
-    entries = []
-    for e in m.layout.e820:
-        entries.append((e.start, e.end, "System RAM" if e.type == "usable" else "Reserved"))
-    entries = [(max(s, m.arch.page_size) if n == "System RAM" and s == 0 else s, e, n) for s, e, n in entries]
-    if entries and entries[0][0] == m.arch.page_size:
-        entries.insert(0, (0, m.arch.page_size - 1, "Reserved"))
-    below = m.layout.below_4g
-    entries.append((below, 0xFEBFFFFF, "PCI Bus 0000:00"))
-    entries.append((m.layout.pci_hole64_start, m.layout.pci_hole64_start + m.layout.pci_hole64_size - 1,
-                    "PCI Bus 0000:00"))
-    entries += list(m.resources)
-    entries.sort()
-    return "".join(f"{s:08x}-{e:08x} : {n}\n" for s, e, n in entries)
+    """/proc/iomem as root (r_show() over iomem_resource): the firmware map, the PCI windows and every claim."""
+    from .resource import render
+    return render(m.iomem)
 
 
 def kpageflags(m: "Machine", start_pfn: int, count: int) -> np.ndarray:

@@ -62,10 +62,20 @@ class PcMemoryLayout:
 
 
 def pc_memory_layout(ram_bytes: int, maxmem_bytes: int, slots: int, node_sizes: dict[int, int],
-                     hotplug_node: int | None = None) -> PcMemoryLayout:
-    """Lay out RAM the way QEMU 7.2's pc machine does (pc_memory_init(), SeaBIOS e820, build_srat())."""
-    # pc_init1(): gigabyte_align for pc-i440fx >= 1.7
-    lowmem = 0xC0000000 if ram_bytes >= 0xE0000000 else 0xE0000000
+                     hotplug_node: int | None = None, max_ram_below_4g: int | None = None,
+                     amd_ht_hole: bool = True) -> PcMemoryLayout:
+    """Lay out RAM the way QEMU 7.2's pc machine does (pc_memory_init(), SeaBIOS e820, build_srat()).
+
+    ``max_ram_below_4g`` is ``-M pc,max-ram-below-4g=``: at most that much RAM goes below
+    4 GiB (default 0xe0000000); the rest starts at 4 GiB.  ``amd_ht_hole``: the vCPU is an AMD
+    model (QEMU's default ``qemu64`` is), so the e820 map reserves the HyperTransport range
+    below 1 TiB; an Intel vCPU (every QEMU 7.2 model with 5-level paging) has no such entry.
+    """
+    # pc_init1(): lowmem = max_ram_below_4g (default 3.5 GiB); a machine with at least that
+    # much RAM gets gigabyte_align (pc-i440fx >= 1.7): lowmem at most 3 GiB
+    lowmem = max_ram_below_4g or 0xE0000000
+    if ram_bytes >= lowmem and lowmem > 0xC0000000:
+        lowmem = 0xC0000000
     below = min(ram_bytes, lowmem)
     above = ram_bytes - below
     e820 = [E820Entry(0, 0x9FBFF, "usable"), E820Entry(0x9FC00, 0x9FFFF, "reserved"),
@@ -76,8 +86,9 @@ def pc_memory_layout(ram_bytes: int, maxmem_bytes: int, slots: int, node_sizes: 
     e820.append(E820Entry(0xFFFC0000, 0xFFFFFFFF, "reserved"))
     if above:
         e820.append(E820Entry(4 * GiB, 4 * GiB + above - 1, "usable"))
-    # AMD HyperTransport hole (QEMU 7.1+ reserves it for guests with >= 40 phys bits)
-    e820.append(E820Entry(0xFD00000000, 0xFFFFFFFFFF, "reserved"))
+    # AMD HyperTransport hole (QEMU 7.1+ reserves it for AMD vCPUs with >= 40 phys bits)
+    if amd_ht_hole:
+        e820.append(E820Entry(0xFD00000000, 0xFFFFFFFFFF, "reserved"))
     # build_srat(): nodes take guest RAM in order, skipping the 640K hole and the PCI hole
     node_ranges: dict[int, list[tuple[int, int]]] = {}
     addr = 0
@@ -103,7 +114,7 @@ def pc_memory_layout(ram_bytes: int, maxmem_bytes: int, slots: int, node_sizes: 
     device_size = (maxmem_bytes - ram_bytes) + GiB * slots if maxmem_bytes > ram_bytes else 0
     if hotplug_node is None:
         hotplug_node = max(node_sizes) if node_sizes else 0
-    hole64_start = device_base + device_size
+    hole64_start = -(-(device_base + device_size) // GiB) * GiB        # pc_pci_hole64_start(): ROUND_UP 1 GiB
     return PcMemoryLayout(ram_bytes, below, above, e820, node_ranges, device_base, device_size,
                           hotplug_node, hole64_start, 32 * GiB)
 

@@ -37,11 +37,13 @@ from .observe import (BitMap, CaptureStep, Missing, ModelStep, Obs, StepContext,
                       parse_zoneinfo, zone_pcp_counts)
 from .pagemap import KPF
 
-__all__ = ["Field", "ReplayResult", "CaptureError", "ScenarioRunner", "StepRun", "CompareContext", "iter_replay", "replay", "machine_from_scenario",
-           "load_capture_scenario", "hot_nodes", "parse_zoneinfo", "main"]
+__all__ = ["Field", "ReplayResult", "CaptureError", "ScenarioRunner", "StepRun", "CompareContext", "iter_replay",
+           "replay", "machine_from_scenario", "load_capture_scenario", "hot_nodes", "is_dax_run", "parse_zoneinfo",
+           "main"]
 
 _SYS = "sys/devices/system"
 _KPF_KINDS = ("RESERVED", "OWNER_PRIVATE", "NOPAGE", "BUDDY")
+_DAX_KINDS = ("dax device", "dax driver", "dax attr", "dax region", "platform device", "memory tier", "module")
 
 
 class CaptureError(ValueError):
@@ -171,8 +173,23 @@ def load_capture_scenario(capture_dir: str | os.PathLike) -> dict:
 
 
 def hot_nodes(sc: dict) -> list[int]:
-    """Nodes with no boot memory: every page they have arrives by hot-plug, so all of it is compared."""
-    return [int(n["id"]) for n in sc["machine"]["nodes"] if int(n.get("boot_memory_bytes", 0)) == 0]
+    """Nodes whose memory all arrives by hot-plug, so all of it is compared.
+
+    A node with no boot memory, or whose boot memory the command line turned into Soft
+    Reserved (``machine.soft_reserved``): such a node boots memoryless and gets memory only
+    when kmem hot-adds it.
+    """
+    from .qemu import pc_memory_layout
+    mach = sc["machine"]
+    soft = [(int(r["start"]), int(r["end"])) for r in mach.get("soft_reserved") or []]
+    sizes = {int(n["id"]): int(n.get("boot_memory_bytes", 0)) for n in mach["nodes"]}
+    ranges: dict[int, list[tuple[int, int]]] = {}
+    if soft:
+        opts = mach.get("qemu_machine_options") or {}
+        ranges = pc_memory_layout(int(mach["ram_bytes"]), int(mach["maxmem_bytes"]), int(mach["slots"]), sizes,
+                                  max_ram_below_4g=opts.get("max-ram-below-4g")).node_ranges
+    return [nid for nid, size in sizes.items()
+            if size == 0 or (ranges.get(nid) and all(any(s <= a and b <= e for s, e in soft) for a, b in ranges[nid]))]
 
 
 def machine_from_scenario(sc: dict, kernel_own_pages: str = "none") -> Machine:
@@ -184,16 +201,30 @@ def machine_from_scenario(sc: dict, kernel_own_pages: str = "none") -> Machine:
                    cmdline=mach.get("cmdline", ""), ram_bytes=int(mach["ram_bytes"]),
                    maxmem_bytes=int(mach["maxmem_bytes"]), slots=int(mach["slots"]),
                    hotplug_node=window.get("node"), config=sc["kernel"].get("config", {}),
-                   kernel_own_pages=kernel_own_pages)
+                   kernel_own_pages=kernel_own_pages, machine_options=mach.get("qemu_machine_options"))
+
+
+def is_dax_run(sc: dict) -> bool:
+    """A dax/kmem run (Soft Reserved memory, modules loaded): its steps have dax.txt."""
+    return bool(sc["machine"].get("soft_reserved")) or any(
+        a.get("op") == "module_load" for st in sc["steps"] for a in st.get("actions", []))
 
 
 def _eval_wait(m: Machine, until: str) -> bool | None:
-    """Evaluate a ``wait`` condition: ``[ -d PATH ]``, ``[ ! -e PATH ]``, ``grep -q TEXT PATH``; None if unknown."""
+    """Evaluate a ``wait`` condition: ``[ -d PATH ]``, ``[ ! -e PATH ]``, ``grep -q TEXT PATH``,
+    ``ls DIR 2>/dev/null | grep -q TEXT``; None if unknown."""
     s = until.strip()
     mm = re.fullmatch(r"\[\s*(!\s*)?-[def]\s+(\S+)\s*\]", s)
     if mm:
         there = m.exists(mm.group(2))
         return not there if mm.group(1) else there
+    mm = re.fullmatch(r"ls\s+(\S+?)/?(?:\s+2>\s*/dev/null)?\s*\|\s*grep\s+-q\s+['\"]?([^'\"\s]+)['\"]?", s)
+    if mm:
+        try:
+            entries = m.ls(mm.group(1))
+        except KernelError:
+            entries = []
+        return any(mm.group(2) in e for e in entries)
     mm = re.fullmatch(r"(!\s*)?grep\s+-q[sx]*\s+['\"]?([^'\"]+?)['\"]?\s+(\S+)", s)
     if mm:
         try:
@@ -258,6 +289,26 @@ class ScenarioRunner:
             return ActionOutcome(f"echo {a['value']} > {a['path']}  -> {res}",
                                  [(f"write {a['value']} > {'/'.join(parts[-2:])} errno", "errno", got, want)],
                                  inputs=inputs)
+        if op == "shell":
+            # the harness's own record of a module command (run_meta.json step_actions): insmod, modprobe, rmmod
+            cmd = str(a.get("cmd", "")).strip()
+            mm = re.fullmatch(r"(?:insmod\s+(?:\S*/)?(\w+)\.ko|modprobe\s+(\w+))", cmd)
+            mr = re.fullmatch(r"(?:rmmod|modprobe\s+-r)\s+(\w+)", cmd)
+            if mm or mr:
+                name = (mm.group(1) or mm.group(2)) if mm else mr.group(1)
+                return self.do({"op": "module_load" if mm else "module_unload", "name": name, "rc": a.get("rc")})
+            return ActionOutcome(cmd, error=f"shell command the model cannot perform: {cmd!r}")
+        if op in ("module_load", "module_unload"):
+            load = op == "module_load"
+            try:
+                (m.insmod if load else m.rmmod)(a["name"])
+                rc, what = 0, "loaded" if load else "unloaded"
+            except KernelError as e:
+                rc, what = 1, e.message or e.errno_name           # busybox insmod/rmmod exit 1
+            want = int(a["rc"]) if a.get("rc") is not None else Missing("rc")
+            verb = "insmod" if load else "rmmod"
+            return ActionOutcome(f"{verb} {a['name']}{'.ko' if load else ''}  -> {what}",
+                                 [(f"{op} {a['name']} rc", "module_load", rc, want)])
         if op == "wait":
             got_w = _eval_wait(m, a["until"])
             if got_w is None:
@@ -333,6 +384,8 @@ class CompareContext:
         self.block_pfns = default_block_pfns
         self.page_shift = page_shift
         self.touched: set[tuple[int, str]] = set()     # zones a workload has allocated in since populated
+        self.dax = is_dax_run(sc)
+        self.iomem_ranges = [(int(r["start"]), int(r["end"])) for r in sc["machine"].get("soft_reserved") or []]
 
     def step(self, step: dict, ref: CaptureStep, running: set[int]) -> StepContext:
         """The context of one step, after its actions (``running``: nodes a workload runs on)."""
@@ -380,7 +433,8 @@ class CompareContext:
         return StepContext(step=step["name"], hot_nodes=self.hot,
                            params_file=ref.text("memory_hotplug_params") is not None,
                            kpf_range=(int(kr[0]), int(kr[1])) if kr else None, block_pfns=self.block_pfns,
-                           blocks=blocks, zones=zmap, no_free=no_free, no_buddy=no_buddy)
+                           blocks=blocks, zones=zmap, no_free=no_free, no_buddy=no_buddy, dax=self.dax,
+                           iomem_ranges=self.iomem_ranges)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -546,6 +600,14 @@ def iter_replay(capture_dir: str | os.PathLike, lsmem: str | None = "auto", comp
     own = _OwnPagesInput(res)
     for what, why in _ALWAYS_LEFT_OUT:
         res.left_out[f"{what}: {why}"] = ["every step"]
+    if ctx_builder.dax:
+        res.left_out["dax.txt: the dev line and ls -l /dev/daxR.N (a dynamic char major, a date), the node masks "
+                     "(compared from sysroot.json), module sizes and addresses"] = ["every step"]
+    soft = sc["machine"].get("soft_reserved")
+    if soft is not None:
+        from .e820 import soft_reserved_ranges
+        res.fields.append(Field(sc["steps"][0]["name"], "e820 Soft Reserved ranges", soft_reserved_ranges(m.e820),
+                                [(int(r["start"]), int(r["end"])) for r in soft], "soft reserved"))
     if compare and not lsmem:
         res.left_out["lsmem.txt, lsmem-a.txt: util-linux lsmem is not installed here"] = ["every step"]
     for step in sc["steps"]:
@@ -614,11 +676,14 @@ def _compare(step: str, model: list[Obs], cap: list[Obs], res: ReplayResult) -> 
         seen.add(o.name)
     short_dump = any(o.name == "kpageflags words" and (mod.get(o.name) is None or o.value != mod[o.name].value)
                      for o in cap)
+    no_dax = any(o.name == "dax devices" and isinstance(o.value, Missing) for o in cap)
     for o in model:
         if o.name in seen:
             continue
         if short_dump and o.kind in _KPF_KINDS:
             continue            # the capture's dump is missing or shorter: "kpageflags words" says it once
+        if no_dax and o.kind in _DAX_KINDS:
+            continue            # the capture has no dax.txt: "dax devices" says it once
         res.fields.append(Field(step, o.name, o.value, Missing("not in the capture"), o.kind))
 
 

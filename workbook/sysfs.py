@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING, Callable
 
 from . import cpu, procfs
+from .dax import sysfs as daxfs
 from .cmdline import kstrtobool, mhp_online_type_from_str, online_type_to_str
 from .errors import EACCES, EINVAL, ENOENT, KernelError
 from .memory import online_store, state_store, valid_zones_show
@@ -18,7 +19,7 @@ from .memory import online_store, state_store, valid_zones_show
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
 
-__all__ = ["read", "write", "listdir", "sysroot", "export_sysfs", "node_list"]
+__all__ = ["read", "write", "listdir", "readlink", "exists", "sysroot", "export_sysfs", "node_list"]
 
 MEM = "/sys/devices/system/memory"
 NODE = "/sys/devices/system/node"
@@ -88,6 +89,8 @@ def _numastat(m: "Machine", nid: int) -> str:
 
 def read(m: "Machine", path: str) -> str | bytes:
     """Read a sysfs/procfs file of the model, exactly as ``cat`` would show it."""
+    if daxfs.handles(path):
+        return daxfs.read(m, path)
     path = os.path.normpath(path)
     if path == "/proc/zoneinfo":
         return procfs.zoneinfo(m)
@@ -146,6 +149,8 @@ def read(m: "Machine", path: str) -> str | bytes:
 
 def write(m: "Machine", path: str, value: str) -> int:
     """Write ``value`` to a sysfs file of the model; returns bytes written or raises KernelError."""
+    if daxfs.handles(path):
+        return daxfs.write(m, path, value)
     path = os.path.normpath(path)
     mm = re.fullmatch(rf"{MEM}/memory(\d+)/(\w+)", path)
     if mm:
@@ -203,7 +208,11 @@ def write(m: "Machine", path: str, value: str) -> int:
 
 def listdir(m: "Machine", path: str) -> list[str]:
     """Entries of a sysfs directory of the model (``ls``)."""
+    if daxfs.handles(path):
+        return daxfs.listdir(m, path)
     path = os.path.normpath(path)
+    if path == "/sys/bus":
+        return ["dax", "platform"]
     if path == MEM:
         return ["auto_online_blocks", "block_size_bytes"] + [f"memory{i}" for i in sorted(m.blocks)]
     mm = re.fullmatch(rf"{MEM}/memory(\d+)", path)
@@ -221,6 +230,11 @@ def listdir(m: "Machine", path: str) -> list[str]:
     if path == PARAMS and _params(m):
         return sorted(_params(m))
     raise KernelError(ENOENT, f"{path}: No such file or directory")
+
+
+def readlink(m: "Machine", path: str) -> str:
+    """``readlink PATH``: the sysfs links of the dax and platform buses."""
+    return daxfs.readlink(m, path)
 
 
 def exists(m: "Machine", path: str) -> bool:
