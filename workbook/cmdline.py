@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from .kernel import KernelProfile
 
-__all__ = ["HotplugParams", "parse_cmdline", "kstrtobool", "split_cmdline",
+__all__ = ["HotplugParams", "parse_cmdline", "kstrtobool", "sysfs_streq", "split_cmdline",
            "ONLINE_TYPES", "MMOP_OFFLINE", "MMOP_ONLINE", "MMOP_ONLINE_KERNEL", "MMOP_ONLINE_MOVABLE",
            "mhp_online_type_from_str", "online_type_to_str"]
 
@@ -16,10 +16,18 @@ ONLINE_TYPES = {"offline": MMOP_OFFLINE, "online": MMOP_ONLINE,
 _ONLINE_TYPE_NAMES = {v: k for k, v in ONLINE_TYPES.items()}
 
 
+def sysfs_streq(s1: str, s2: str) -> bool:
+    """lib/string.c sysfs_streq(): equal as C strings, ignoring one trailing newline on either side."""
+    s1, s2 = s1.split("\0", 1)[0], s2.split("\0", 1)[0]
+    return s1 == s2 or s1 == s2 + "\n" or s1 + "\n" == s2
+
+
 def mhp_online_type_from_str(buf: str) -> int:
     """Map a ``state``/``auto_online_blocks`` string to an MMOP_* value, -1 if unknown (sysfs_streq)."""
-    s = buf[:-1] if buf.endswith("\n") else buf
-    return ONLINE_TYPES.get(s, -1)
+    for name, t in ONLINE_TYPES.items():
+        if sysfs_streq(buf, name):
+            return t
+    return -1
 
 
 def online_type_to_str(online_type: int) -> str:
@@ -29,6 +37,7 @@ def online_type_to_str(online_type: int) -> str:
 
 def kstrtobool(s: str) -> bool | None:
     """lib/kstrtox.c kstrtobool(): y/Y/t/T/1/on -> True, n/N/f/F/0/off -> False, else None."""
+    s = s.split("\0", 1)[0]                  # a C string
     if not s:
         return None
     c = s[0]

@@ -5,7 +5,7 @@ import errno as _errno
 import os
 
 __all__ = ["KernelError", "EINVAL", "EBUSY", "ENOENT", "EPERM", "ENOMEM", "EEXIST", "E2BIG",
-           "EINTR", "EACCES", "ENOSPC", "EHWPOISON", "EOPNOTSUPP", "ENXIO", "ENODEV"]
+           "EINTR", "EACCES", "ENOSPC", "EHWPOISON", "EOPNOTSUPP", "ENXIO", "ENODEV", "ERANGE"]
 
 EINVAL = _errno.EINVAL
 EBUSY = _errno.EBUSY
@@ -20,6 +20,7 @@ ENOSPC = _errno.ENOSPC
 ENXIO = _errno.ENXIO
 ENODEV = _errno.ENODEV
 EOPNOTSUPP = _errno.EOPNOTSUPP
+ERANGE = _errno.ERANGE
 EHWPOISON = getattr(_errno, "EHWPOISON", 133)
 
 

@@ -594,6 +594,10 @@ class Machine:
         self.printk(f"flags: ({flags})")
         self.printk(f"page dumped because: {reason}")
 
+    def dmesg_log_since(self, mark: int) -> list[str]:
+        """The messages printed since the log had ``mark`` lines, without their timestamps."""
+        return [line.split("] ", 1)[1] for line in self.dmesg_lines[mark:]]
+
     def dmesg(self) -> str:
         """The kernel log."""
         return "\n".join(self.dmesg_lines) + ("\n" if self.dmesg_lines else "")
@@ -642,14 +646,22 @@ class Machine:
         from . import sysfs
         return sysfs.read(self, path)
 
-    def write(self, path: str, value: str) -> int:
-        """``echo -n VALUE > PATH``: bytes written, or KernelError with the kernel's errno.
+    def write(self, path: str, value: str | bytes) -> int:
+        """``echo -n VALUE > PATH``: one write(2) of ``value`` (str or bytes); bytes written, or KernelError.
 
-        A failed write leaves the machine as it was, except for what the kernel itself also
-        leaves behind (a failed offline has drained the zone's per-cpu lists).
+        The KernelError carries the kernel's errno and, in ``log``, the lines this write
+        printed.  A failed write leaves the machine as it was, except for what the kernel itself
+        also leaves behind: a failed offline has drained the zone's per-cpu lists, and one
+        interrupted while migrating (EINTR) leaves the pages it had migrated where they went.
+        A value that is neither str nor bytes is a TypeError.
         """
         from . import sysfs
-        return sysfs.write(self, path, value)
+        mark = len(self.dmesg_lines)
+        try:
+            return sysfs.write(self, path, value)
+        except KernelError as e:
+            e.log = self.dmesg_log_since(mark)
+            raise
 
     def ls(self, path: str) -> list[str]:
         """``ls PATH`` for the sysfs directories the model has."""

@@ -11,14 +11,14 @@ import re
 from typing import TYPE_CHECKING, Callable
 
 from . import procfs
-from .cmdline import kstrtobool, mhp_online_type_from_str, online_type_to_str
-from .errors import EACCES, EINVAL, ENOENT, KernelError
+from .cmdline import kstrtobool, mhp_online_type_from_str, online_type_to_str, sysfs_streq
+from .errors import EACCES, EINVAL, ENOENT, ERANGE, KernelError
 from .memory import online_store, state_store, valid_zones_show
 
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
 
-__all__ = ["read", "write", "listdir", "sysroot", "export_sysfs", "node_list"]
+__all__ = ["read", "write", "listdir", "sysroot", "export_sysfs", "node_list", "kstrtouint"]
 
 MEM = "/sys/devices/system/memory"
 NODE = "/sys/devices/system/node"
@@ -72,7 +72,7 @@ def _numastat(m: "Machine", nid: int) -> str:
 
 def read(m: "Machine", path: str) -> str | bytes:
     """Read a sysfs/procfs file of the model, exactly as ``cat`` would show it."""
-    path = os.path.normpath(path)
+    path = _path(path)
     if path == "/proc/zoneinfo":
         return procfs.zoneinfo(m)
     if path == "/proc/meminfo":
@@ -123,9 +123,41 @@ def read(m: "Machine", path: str) -> str | bytes:
     raise KernelError(ENOENT, f"{path}: No such file or directory")
 
 
-def write(m: "Machine", path: str, value: str) -> int:
-    """Write ``value`` to a sysfs file of the model; returns bytes written or raises KernelError."""
-    path = os.path.normpath(path)
+def _path(path: object) -> str:
+    """A path argument as the model takes it: str or os.PathLike (bytes paths decoded as the OS would)."""
+    if isinstance(path, (str, bytes, os.PathLike)):
+        return os.path.normpath(os.fsdecode(path))
+    raise TypeError(f"path must be str or os.PathLike, not {type(path).__name__}")
+
+
+def _buffer(value: object) -> bytes:
+    """The bytes a ``write(2)`` of ``value`` hands the kernel: bytes as they are, str UTF-8 encoded (as echo -n)."""
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"write(): the value must be str or bytes (what write(2) takes), not {type(value).__name__}")
+
+
+def write(m: "Machine", path: str, value: str | bytes) -> int:
+    """Write ``value`` (str or bytes) to a sysfs file of the model; returns bytes written or raises KernelError.
+
+    As kernfs_fop_write_iter() and sysfs_kf_write() do: a store method sees at most
+    PAGE_SIZE bytes, as a C string (it ends at the first NUL byte), and returns the whole
+    count; an empty write returns 0 without calling it.
+    """
+    path, buf = _path(path), _buffer(value)
+    buf = buf[:m.arch.page_size]               # no atomic_write_len: min(len, PAGE_SIZE)
+    count = len(buf)
+    text = buf.decode("latin-1").split("\0", 1)[0]      # buf[len] = '\0'; stores parse a C string
+    store = _store(m, path)
+    if count:
+        store(text)
+    return count
+
+
+def _store(m: "Machine", path: str) -> Callable[[str], object]:
+    """The store method of a sysfs file (ENOENT if there is no such file, EACCES if it is read-only)."""
     mm = re.fullmatch(rf"{MEM}/memory(\d+)/(\w+)", path)
     if mm:
         n, attr = int(mm.group(1)), mm.group(2)
@@ -133,36 +165,18 @@ def write(m: "Machine", path: str, value: str) -> int:
         if b is None:
             raise KernelError(ENOENT, f"{path}: No such file or directory")
         if attr == "state":
-            return state_store(m, b, value)
+            return lambda buf: state_store(m, b, buf)
         if attr == "online":
-            return online_store(m, b, value)
+            return lambda buf: online_store(m, b, buf)
         _block_attr(m, n, attr)            # ENOENT for unknown names
         raise KernelError(EACCES, f"{path}: Permission denied (read-only attribute)")
     if path == f"{MEM}/auto_online_blocks":
-        t = mhp_online_type_from_str(value)
-        if t < 0:
-            raise KernelError(EINVAL, f"invalid online type {value!r}", function="auto_online_blocks_store")
-        m.params.default_online_type = t
-        return len(value)
+        return lambda buf: _auto_online_blocks_store(m, buf)
     mm = re.fullmatch(rf"{PARAMS}/(\w+)", path)
     if mm and mm.group(1) in _params(m):
-        name, v = mm.group(1), value.rstrip("\n")
-        if name == "memmap_on_memory":
+        if mm.group(1) == "memmap_on_memory":
             raise KernelError(EACCES, f"{path}: Permission denied (0444: set it on the kernel command line)")
-        if name == "online_policy":
-            if v not in ("contig-zones", "auto-movable"):
-                raise KernelError(EINVAL, f"invalid online_policy {v!r}", function="set_online_policy")
-            m.params.online_policy = v
-        elif name == "auto_movable_ratio":
-            if not v.isdigit():
-                raise KernelError(EINVAL, f"invalid auto_movable_ratio {v!r}", function="param_set_uint")
-            m.params.auto_movable_ratio = int(v)
-        elif name == "auto_movable_numa_aware":
-            b = kstrtobool(v)
-            if b is None:
-                raise KernelError(EINVAL, f"invalid bool {v!r}", function="param_set_bool")
-            m.params.auto_movable_numa_aware = b
-        return len(value)
+        return lambda buf: _param_store(m, mm.group(1), buf)
     try:
         read(m, path)
     except KernelError:
@@ -170,9 +184,56 @@ def write(m: "Machine", path: str, value: str) -> int:
     raise KernelError(EACCES, f"{path}: Permission denied (read-only)")
 
 
+def _auto_online_blocks_store(m: "Machine", buf: str) -> None:
+    """auto_online_blocks_store() (drivers/base/memory.c)."""
+    t = mhp_online_type_from_str(buf)
+    if t < 0:
+        raise KernelError(EINVAL, f"invalid online type {buf!r}", function="auto_online_blocks_store")
+    m.params.default_online_type = t
+
+
+def _param_store(m: "Machine", name: str, buf: str) -> None:
+    """param_attr_store() of the memory_hotplug module parameters (kernel/params.c, mm/memory_hotplug.c)."""
+    if name == "online_policy":
+        # set_online_policy(): sysfs_match_string()
+        for policy in ("contig-zones", "auto-movable"):
+            if sysfs_streq(buf, policy):
+                m.params.online_policy = policy
+                return
+        raise KernelError(EINVAL, f"invalid online_policy {buf!r}", function="set_online_policy")
+    if name == "auto_movable_ratio":
+        m.params.auto_movable_ratio = kstrtouint(buf, 0, "param_set_uint")
+        return
+    if name == "auto_movable_numa_aware":
+        b = kstrtobool(buf)
+        if b is None:
+            raise KernelError(EINVAL, f"invalid bool {buf!r}", function="param_set_bool")
+        m.params.auto_movable_numa_aware = b
+
+
+def kstrtouint(s: str, base: int, function: str) -> int:
+    """lib/kstrtox.c kstrtouint(): optional '+', 0x/0 prefixes with base 0, one trailing newline; EINVAL or ERANGE."""
+    t = s[1:] if s.startswith("+") else s
+    if base == 0:
+        if t[:2].lower() == "0x" and len(t) > 2 and t[2] in "0123456789abcdefABCDEF":
+            base, t = 16, t[2:]
+        elif t.startswith("0"):
+            base = 8
+        else:
+            base = 10
+    body = t[:-1] if t.endswith("\n") else t
+    digits = "0123456789abcdef"[:base]
+    if not body or any(c.lower() not in digits for c in body):
+        raise KernelError(EINVAL, f"invalid unsigned int {s!r}", function=function)
+    v = int(body, base)
+    if v >= 1 << 32:
+        raise KernelError(ERANGE, f"{s!r} does not fit an unsigned int", function=function)
+    return v
+
+
 def listdir(m: "Machine", path: str) -> list[str]:
     """Entries of a sysfs directory of the model (``ls``)."""
-    path = os.path.normpath(path)
+    path = _path(path)
     if path == MEM:
         return ["auto_online_blocks", "block_size_bytes"] + [f"memory{i}" for i in sorted(m.blocks)]
     mm = re.fullmatch(rf"{MEM}/memory(\d+)", path)
