@@ -16,7 +16,7 @@ import numpy as np
 from . import page_alloc as pa
 from .arch import GiB, MiB, ArchProfile, get_arch
 from .cmdline import HotplugParams, parse_cmdline
-from .errors import ENOMEM, KernelError
+from .errors import EEXIST, ENOMEM, KernelError
 from .kernel import KernelProfile, get_kernel
 from .memory import MEM_ONLINE, MemoryBlock
 from .memremap import VmemAltmap
@@ -90,6 +90,7 @@ class Machine:
         self.cpus = sorted(c for n in nodes for c in n.cpus) or [0]
         self.trace = CallTrace()
         self.dmesg_lines: list[str] = []
+        self._printed_once: set[str] = set()
         self.clock = 0.0
         self.hvo_enabled = False
         ram = ram_bytes if ram_bytes is not None else sum(n.boot_memory_bytes for n in nodes)
@@ -321,21 +322,25 @@ class Machine:
         return out
 
     def add_sections(self, nid: int, pfn: int, nr_pages: int, altmap: VmemAltmap | None) -> None:
-        """sparse_add_section() for every section: mark present, populate the memmap (altmap or node memory)."""
+        """__add_pages(): sparse_add_section() for every section, marked present with its memmap (altmap or node memory).
+
+        The first section that fails stops the loop, and, as in the kernel, nothing takes back
+        the sections added before it: they stay present with their memmap.  A section that is
+        already present is -EEXIST (fill_subsection_map()); a memmap that cannot be allocated
+        is -ENOMEM, and only that section's own memmap is freed (section_deactivate()).
+        """
         a = self.arch
         pps = a.pages_per_section
         memmap_bytes_per_section = a.memmap_bytes(pps)
         self.trace.record("sparse_add_section", "mm/sparse.c")
-        allocs = []
         nsec = nr_pages // pps
         if altmap is not None and memmap_bytes_per_section % a.pmd_size == 0 and (
-                altmap.next_pfn() % (a.pmd_size // a.page_size) == 0):
+                altmap.next_pfn() % (a.pmd_size // a.page_size) == 0) and (
+                nsec * (memmap_bytes_per_section // a.page_size) <= altmap.nr_free()) and (
+                not self.sections_present(pfn, nr_pages)):
             # Every section takes whole, naturally aligned PMDs from the altmap: the per-PMD
             # loop of vmemmap_populate_hugepages() adds up to one step (same alloc, no align).
-            need = nsec * (memmap_bytes_per_section // a.page_size)
-            if need > altmap.nr_free():
-                raise KernelError(ENOMEM, "vmemmap_populate: altmap exhausted", function="vmemmap_populate")
-            altmap.alloc += need
+            altmap.alloc += nsec * (memmap_bytes_per_section // a.page_size)
 
             def mark(root, arr, lo, hi):
                 arr[lo:hi] = SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP
@@ -343,32 +348,68 @@ class Machine:
             self._section_range_op(pfn, nr_pages, mark)
             if self.kernel.vmstat_memmap_pages:
                 self.nr_memmap_pages += nsec * a.memmap_pages(pps)
-            self._memmap_allocs_for[(pfn, nr_pages)] = allocs
+            self._memmap_allocs_for[(pfn, nr_pages)] = []
             return
-        for sec in range(pfn // pps, (pfn + nr_pages) // pps):
-            if altmap is not None:
-                # vmemmap_populate_hugepages(): one PMD at a time from the altmap, "no fallback"
-                remaining = memmap_bytes_per_section
-                while remaining > 0:
-                    step = min(a.pmd_size, -(-remaining // a.page_size) * a.page_size)
-                    if altmap.alloc_block_buf(step, a.page_size) is None:
-                        self._free_memmap_allocs(allocs)
-                        raise KernelError(ENOMEM, "vmemmap_populate: altmap exhausted", function="vmemmap_populate")
-                    remaining -= step
-            else:
-                got = self._alloc_memmap(nid, memmap_bytes_per_section)
-                if got is None:
-                    self._free_memmap_allocs(allocs)
-                    raise KernelError(ENOMEM, "vmemmap_populate: no memory for the memmap",
-                                      function="vmemmap_populate")
-                allocs += got
-            self._set_section(sec, SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP, nid)
-            if self.kernel.vmstat_memmap_pages:
-                self.nr_memmap_pages += a.memmap_pages(pps)
-        self._memmap_allocs_for[(pfn, nr_pages)] = allocs
+        allocs: list = []
+        done = 0
+        try:
+            for sec in range(pfn // pps, (pfn + nr_pages) // pps):
+                if self.section_present(sec * pps):
+                    raise KernelError(EEXIST, f"section {sec} is already present",
+                                      function="fill_subsection_map")
+                if altmap is not None:
+                    # vmemmap_populate_hugepages(): one PMD at a time from the altmap, "no fallback"
+                    taken, remaining = altmap.alloc, memmap_bytes_per_section
+                    while remaining > 0:
+                        step = min(a.pmd_size, -(-remaining // a.page_size) * a.page_size)
+                        if altmap.alloc_block_buf(step, a.page_size) is None:
+                            altmap.alloc = taken           # section_deactivate(): vmemmap_free()
+                            raise KernelError(ENOMEM, "vmemmap_populate: altmap exhausted",
+                                              function="vmemmap_populate")
+                        remaining -= step
+                else:
+                    got = self._alloc_memmap(nid, memmap_bytes_per_section)
+                    if got is None:
+                        raise KernelError(ENOMEM, "vmemmap_populate: no memory for the memmap",
+                                          function="vmemmap_populate")
+                    allocs += got
+                self._set_section(sec, SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP, nid)
+                if self.kernel.vmstat_memmap_pages:
+                    self.nr_memmap_pages += a.memmap_pages(pps)
+                done += pps
+        finally:
+            if done:
+                self._memmap_allocs_for[(pfn, done)] = allocs
+
+    def sections_present(self, pfn: int, nr_pages: int) -> bool:
+        """Is any section of the range present (SECTION_MARKED_PRESENT)?"""
+        pps = self.arch.pages_per_section
+        sec, last = pfn // pps, (pfn + nr_pages - 1) // pps
+        while sec <= last:
+            root, idx = divmod(sec, SECTIONS_PER_ROOT)
+            n = min(SECTIONS_PER_ROOT - idx, last - sec + 1)
+            arr = self._sections.get(root)
+            if arr is not None and (arr[idx:idx + n] & SECTION_MARKED_PRESENT).any():
+                return True
+            sec += n
+        return False
+
+    def present_section_nrs(self) -> list[int]:
+        """Every present section, by number (boot, hot-added, and any a failed hot-add left behind)."""
+        out: list[int] = []
+        for root in sorted(self._sections):
+            idx = np.nonzero(self._sections[root] & SECTION_MARKED_PRESENT)[0]
+            out += (root * SECTIONS_PER_ROOT + idx).tolist()
+        return out
 
     def _alloc_memmap(self, nid: int, nbytes: int) -> list | None:
-        """vmemmap_alloc_block(): PMD-sized blocks from the node's zonelist (GFP_KERNEL), else base pages."""
+        """vmemmap_populate(): PMD-sized blocks from the node's zonelist (vmemmap_alloc_block()), else base pages.
+
+        The first allocation that fails prints warn_alloc()'s first line, once per boot (the
+        ``static bool warned`` of vmemmap_alloc_block()); the task name that starts the
+        kernel's line, its cpuset suffix, the stack dump and the Mem-Info report that follow
+        are not modelled.
+        """
         from .workload import kernel_alloc
         a = self.arch
         order = max(a.pmd_shift - a.page_shift, 0)
@@ -377,6 +418,10 @@ class Machine:
         while left > 0:
             o = order if left >= 1 << order else 0
             got = kernel_alloc(self, nid, o, PageKind.KERNEL, "vmemmap", cpu=self.cpus[0])
+            if got is None:
+                self.printk_once("vmemmap_alloc_block",
+                                 f"vmemmap alloc failure: order:{o}, mode:0x4cc0(GFP_KERNEL|__GFP_RETRY_MAYFAIL), "
+                                 "nodemask=(null)", level="warn")
             if got is None and o:
                 o = 0
                 got = kernel_alloc(self, nid, 0, PageKind.KERNEL, "vmemmap", cpu=self.cpus[0])
@@ -573,10 +618,20 @@ class Machine:
         self.clock += 0.0001
         self.dmesg_lines.append(f"[{self.clock:12.6f}] {msg}")
 
-    def pr_debug(self, file: str, msg: str) -> None:
-        """pr_debug(): printed only when dynamic debug is on for ``file`` (dyndbg="file F +p")."""
+    def printk_once(self, key: str, msg: str, level: str = "info") -> bool:
+        """printk_once() / pr_warn_once(): only the first call for ``key`` in this boot prints; True if it did."""
+        if key in self._printed_once:
+            return False
+        self._printed_once.add(key)
+        self.printk(msg, level)
+        return True
+
+    def pr_debug(self, file: str, msg: str) -> bool:
+        """pr_debug(): printed only when dynamic debug is on for ``file`` (dyndbg="file F +p"); True if printed."""
         if file in self.dyndbg_files:
             self.printk(msg, level="debug")
+            return True
+        return False
 
     def dump_page(self, pfn: int, reason: str) -> None:
         """dump_page(): the lines the kernel prints about one page."""
@@ -603,17 +658,8 @@ class Machine:
         return "\n".join(self.dmesg_lines) + ("\n" if self.dmesg_lines else "")
 
     # ------------------------------------------------------------------------------------------
-    # state snapshots (failed operations restore them)
+    # failed operations
     # ------------------------------------------------------------------------------------------
-    def snapshot_counters(self) -> dict:
-        """Copy of the counters an aborted hot-add must restore."""
-        return {"nr_memmap_pages": self.nr_memmap_pages, "max_pfn": self.max_pfn}
-
-    def restore_counters(self, snap: dict) -> None:
-        """Put back what :meth:`snapshot_counters` saved."""
-        self.nr_memmap_pages = snap["nr_memmap_pages"]
-        self.max_pfn = snap["max_pfn"]
-
     def undo_failed_isolation(self, mem: MemoryBlock, zone: Zone, start_pfn: int, end_pfn: int, bad: int) -> None:
         """undo_isolate_page_range() after a failed start_isolate_page_range().
 

@@ -144,31 +144,48 @@ def check_hotplug_memory_range(m: "Machine", start: int, size: int) -> None:
 
 @kernel_function("mm/memory_hotplug.c")
 def mhp_range_allowed(m: "Machine", start: int, size: int) -> None:
-    """mhp_range_allowed(): the range must be inside the linear map (below 1 << MAX_PHYSMEM_BITS)."""
+    """mhp_range_allowed(): a non-empty range inside the linear map (below 1 << MAX_PHYSMEM_BITS), else -E2BIG."""
     end = start + size
-    max_addr = m.arch.max_phys_addr
-    if end > max_addr:
+    max_phys = m.arch.max_phys_addr - 1          # mhp_get_pluggable_range(): the last addressable byte
+    if not (start < end and end - 1 <= max_phys):
         msg = (f"Hotplug memory [{start:#x}-{end:#x}] exceeds maximum addressable range "
-               f"[{0:#x}-{max_addr:#x}]")
+               f"[{0:#x}-{max_phys:#x}]")
         m.printk(msg, level="warn")
         raise KernelError(E2BIG, msg, [msg], "mhp_range_allowed")
 
 
 @kernel_function("mm/memory_hotplug.c")
+def register_memory_resource(m: "Machine", start: int, size: int) -> None:
+    """register_memory_resource(): -E2BIG outside the pluggable range, -EEXIST if the range is already taken.
+
+    The conflict check covers boot RAM and hot-added System RAM (the model keeps no other
+    /proc/iomem resources); the kernel only says so with dynamic debug on.
+    """
+    mhp_range_allowed(m, start, size)
+    if m.resource_conflicts(start, size):
+        msg = f"Unable to reserve System RAM region: {start:016x}->{start + size:016x}"
+        printed = m.pr_debug("mm/memory_hotplug.c", msg)
+        raise KernelError(EEXIST, msg, [msg] if printed else [], "register_memory_resource")
+
+
+@kernel_function("mm/memory_hotplug.c")
 def add_memory_resource(m: "Machine", nid: int, start: int, size: int, mhp_flags: int,
                         group: MemoryGroup | None = None) -> list[MemoryBlock]:
-    """add_memory_resource(): sections, memmap (maybe on the memory itself) and memory block devices.
+    """__add_memory() + add_memory_resource(): the resource, sections, memmap (maybe on the memory itself), blocks.
 
-    On any failure everything done so far is undone and the error is raised.
+    Checks in the kernel's order: the resource (E2BIG, EEXIST), block alignment (EINVAL),
+    the node (EINVAL), memmap_on_memory where an unsupported request fails (5.13-6.5,
+    EINVAL).  When arch_add_memory() fails part-way, the kernel releases the resource but
+    does not take back the sections added before the failing one (see Machine.add_sections);
+    from 6.8, blocks that a multi-block add had already completed are removed again
+    (create_altmaps_and_memory_blocks()).
     """
+    register_memory_resource(m, start, size)
     check_hotplug_memory_range(m, start, size)
-    mhp_range_allowed(m, start, size)
     if nid not in m.nodes:
-        raise KernelError(EINVAL, f"node {nid} is not possible", function="add_memory_resource")
-    if m.resource_conflicts(start, size):
-        msg = f"System RAM resource [mem {start:#010x}-{start + size - 1:#010x}] cannot be added"
-        m.printk(msg, level="err")
-        raise KernelError(EEXIST, msg, [msg], "register_memory_resource")
+        msg = f"node {nid} was absent from the node_possible_map"
+        m.printk(msg, level="warn")                 # WARN(1, ...): the splat around it is not modelled
+        raise KernelError(EINVAL, msg, [msg], "add_memory_resource")
     k = m.kernel
     use_altmap = False
     if mhp_flags & MHP_MEMMAP_ON_MEMORY:
@@ -176,42 +193,37 @@ def add_memory_resource(m: "Machine", nid: int, start: int, size: int, mhp_flags
             use_altmap = True
         elif k.unsupported_flag_fails:
             raise KernelError(EINVAL, memmap_on_memory_refusal(m, size) or "", function="add_memory_resource")
-    snapshot = m.snapshot_counters()
     blocks: list[MemoryBlock] = []
     bs = m.block_size
-    try:
-        if use_altmap and k.altmap_per_block:
-            # create_altmaps_and_memory_blocks(): one altmap per block, at the start of that block
-            for cur in range(start, start + size, bs):
-                altmap = VmemAltmap(base_pfn=m.arch.pfn(cur), end_pfn=m.arch.pfn(cur + bs - 1),
-                                    free=memory_block_memmap_on_memory_pages(m),
-                                    inaccessible=bool(mhp_flags & MHP_OFFLINE_INACCESSIBLE))
+    if use_altmap and k.altmap_per_block:
+        # create_altmaps_and_memory_blocks(): one altmap per block, at the start of that block
+        for cur in range(start, start + size, bs):
+            altmap = VmemAltmap(base_pfn=m.arch.pfn(cur), end_pfn=m.arch.pfn(cur + bs - 1),
+                                free=memory_block_memmap_on_memory_pages(m),
+                                inaccessible=bool(mhp_flags & MHP_OFFLINE_INACCESSIBLE))
+            try:
                 arch_add_memory(m, nid, cur, bs, altmap)
-                blocks += create_memory_block_devices(m, cur, bs, nid, altmap, 0, group)
-        elif use_altmap and k.altmap_in_memory_block:
-            # 6.6-6.7: one altmap for the (single-block) range, free = the block's memmap pages
-            # (padded in force mode); the block keeps a heap copy (kmalloc + memcpy) as mem->altmap
-            altmap = VmemAltmap(base_pfn=m.arch.pfn(start), end_pfn=m.arch.pfn(start + size - 1),
-                                free=memory_block_memmap_on_memory_pages(m))
-            arch_add_memory(m, nid, start, size, altmap)
-            blocks += create_memory_block_devices(m, start, size, nid, altmap, 0, group)
-        elif use_altmap:
-            # 5.13..6.5: one altmap for the (single-block) range, on the stack, free = the whole
-            # range; only what it handed out survives, as the block's nr_vmemmap_pages
-            altmap = VmemAltmap(base_pfn=m.arch.pfn(start), free=size >> m.arch.page_shift)
-            arch_add_memory(m, nid, start, size, altmap)
-            blocks += create_memory_block_devices(m, start, size, nid, None, altmap.alloc, group)
-        else:
-            arch_add_memory(m, nid, start, size, None)
-            blocks += create_memory_block_devices(m, start, size, nid, None, 0, group)
-    except KernelError:
-        for b in blocks:
-            m.unregister_block(b)
-        m.remove_sections(start, size)
-        m.restore_counters(snapshot)
-        raise
+            except KernelError:
+                remove_memory_blocks_and_altmaps(m, blocks)
+                raise
+            blocks += create_memory_block_devices(m, cur, bs, nid, altmap, 0, group)
+    elif use_altmap and k.altmap_in_memory_block:
+        # 6.6-6.7: one altmap for the (single-block) range, free = the block's memmap pages
+        # (padded in force mode); the block keeps a heap copy (kmalloc + memcpy) as mem->altmap
+        altmap = VmemAltmap(base_pfn=m.arch.pfn(start), end_pfn=m.arch.pfn(start + size - 1),
+                            free=memory_block_memmap_on_memory_pages(m))
+        arch_add_memory(m, nid, start, size, altmap)
+        blocks += create_memory_block_devices(m, start, size, nid, altmap, 0, group)
+    elif use_altmap:
+        # 5.13..6.5: one altmap for the (single-block) range, on the stack, free = the whole
+        # range; only what it handed out survives, as the block's nr_vmemmap_pages
+        altmap = VmemAltmap(base_pfn=m.arch.pfn(start), free=size >> m.arch.page_shift)
+        arch_add_memory(m, nid, start, size, altmap)
+        blocks += create_memory_block_devices(m, start, size, nid, None, altmap.alloc, group)
+    else:
+        arch_add_memory(m, nid, start, size, None)
+        blocks += create_memory_block_devices(m, start, size, nid, None, 0, group)
     m.add_resource(start, size, "System RAM")
-    m.raise_max_pfn(m.arch.pfn(start + size))
     if m.params.default_online_type != MMOP_OFFLINE:
         for b in blocks:
             online_memory_block(m, b)
@@ -220,14 +232,38 @@ def add_memory_resource(m: "Machine", nid: int, start: int, size: int, mhp_flags
 
 @kernel_function("arch/x86/mm/init_64.c")
 def arch_add_memory(m: "Machine", nid: int, start: int, size: int, altmap: VmemAltmap | None) -> None:
-    """arch_add_memory() -> __add_pages() -> sparse_add_section() for each section, memmap included."""
+    """arch_add_memory() -> add_pages() -> __add_pages(): sparse_add_section() for each section, memmap included.
+
+    x86's add_pages() raises max_pfn (update_end_of_memory_vars()) whatever __add_pages()
+    returned; the WARN_ON_ONCE() splat it prints on failure is not modelled.  Other
+    architectures raise it only on success.
+    """
     pfn, nr = m.arch.pfn(start), size >> m.arch.page_shift
-    if altmap is not None and (altmap.base_pfn != pfn or altmap.offset() > nr):
-        m.printk("memory add fail, invalid altmap", level="warn")
-        raise KernelError(EINVAL, "memory add fail, invalid altmap", function="__add_pages")
-    if altmap is not None:
-        altmap.alloc = 0
-    m.add_sections(nid, pfn, nr, altmap)
+    try:
+        if altmap is not None and (altmap.base_pfn != pfn or altmap.offset() > nr):
+            printed = m.printk_once("__add_pages invalid altmap", "memory add fail, invalid altmap", level="warn")
+            raise KernelError(EINVAL, "memory add fail, invalid altmap", ["memory add fail, invalid altmap"]
+                              if printed else [], function="__add_pages")
+        if altmap is not None:
+            altmap.alloc = 0
+        m.add_sections(nid, pfn, nr, altmap)
+    except KernelError:
+        if m.arch.name.startswith("x86_64"):
+            m.raise_max_pfn(pfn + nr)
+        raise
+    m.raise_max_pfn(pfn + nr)
+
+
+def remove_memory_blocks_and_altmaps(m: "Machine", blocks: list[MemoryBlock]) -> None:
+    """remove_memory_blocks_and_altmaps() (6.8+): each block's device, then its sections, then its altmap."""
+    for b in blocks:
+        m.unregister_block(b)                      # remove_memory_block_devices()
+        start = b.start_pfn << m.arch.page_shift
+        m.remove_sections(start, b.nr_pages << m.arch.page_shift)      # arch_remove_memory()
+        if b.altmap is not None:
+            b.altmap.free_pages(b.altmap.alloc)
+            if b.altmap.alloc:
+                m.printk("Altmap not fully unmapped", level="warn")
 
 
 @kernel_function("drivers/base/memory.c")
