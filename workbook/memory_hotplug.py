@@ -547,8 +547,9 @@ def do_migrate_range(m: "Machine", mem: MemoryBlock, units: list[tuple[int, int,
     """do_migrate_range(): move each movable allocation to another node with memory (same node if none).
 
     A THP that finds no huge page on the target is split and moved as base pages
-    (thp_migration_split).  Returns False when no target page can be found: the kernel
-    then retries until the writer gets a signal.
+    (thp_migration_split); it stays split even if none of them finds room.  Returns False
+    at the first page that finds no target page: the kernel then retries until the writer
+    gets a signal, and every retry stops at the same page while nothing frees memory.
     """
     from .workload import alloc_for_migration, move_allocation
     others = [n.nid for n in m.nodes.values() if n.nid != mem.nid and n.has_memory()]
@@ -562,18 +563,20 @@ def do_migrate_range(m: "Machine", mem: MemoryBlock, units: list[tuple[int, int,
             continue
         if not order:
             return False
+        # no huge page on the target: migrate_pages_batch() splits the THP (try_split_folio())
+        # and moves its base pages until one finds no room; a split THP stays split
+        pm.kind[pfn - pm.start_pfn:pfn - pm.start_pfn + (1 << order)] = PageKind.ANON
+        pm.order[pfn - pm.start_pfn] = 0
+        m.nodes[mem.nid].stats["nr_anon_transparent_hugepages"] -= 1
+        alloc = m.allocations.get(owner)
+        if alloc is not None:
+            z, p, o = alloc.units.pop(pfn)
+            for q in range(pfn, pfn + (1 << order)):
+                alloc.add(z, q, 0)
         for sub in range(pfn, pfn + (1 << order)):
             got = alloc_for_migration(m, nodemask, mem.nid, 0, owner, PageKind.ANON)
             if got is None:
                 return False
-            if sub == pfn:
-                pm.kind[pfn - pm.start_pfn:pfn - pm.start_pfn + (1 << order)] = PageKind.ANON
-                pm.order[pfn - pm.start_pfn] = 0
-                alloc = m.allocations.get(owner)
-                if alloc is not None:
-                    z, p, o = alloc.units.pop(pfn)
-                    for q in range(pfn, pfn + (1 << order)):
-                        alloc.add(z, q, 0)
             move_allocation(m, owner, sub, 0, got[0], got[1])
     return True
 
@@ -672,9 +675,9 @@ def try_remove_memory(m: "Machine", start: int, size: int) -> None:
                 m.printk(msg, level="warn")
                 raise KernelError(EINVAL, msg, [msg], "try_remove_memory")
         elif len(with_altmap) != len(blocks):
-            msg = "WARNING: memory_blocks_have_altmaps(): mixed altmap and non-altmap blocks"
-            m.printk(msg, level="warn")
-            raise KernelError(EINVAL, msg, [msg], "memory_blocks_have_altmaps")
+            # WARN_ON_ONCE(num_memblocks != num_altmaps): a splat with no message (not modelled)
+            raise KernelError(EINVAL, "some blocks of the range have an altmap, others do not",
+                              function="memory_blocks_have_altmaps")
     m.remove_resource(start, size)
     for b in blocks:
         m.unregister_block(b)              # remove_memory_block_devices()
