@@ -435,7 +435,7 @@ class Machine:
     def _free_memmap_allocs(self, allocs: list) -> None:
         from .workload import free_unit
         for zone, pfn, order in allocs:
-            free_unit(self, zone, pfn, order, self.cpus[0])
+            free_unit(self, zone, pfn, order, self.cpus[0], PageKind.KERNEL)
 
     def remove_sections(self, start: int, size: int) -> None:
         """sparse_remove_section(): depopulate the memmap and clear the sections."""
