@@ -27,15 +27,16 @@ EHWPOISON = getattr(_errno, "EHWPOISON", 133)
 class KernelError(OSError):
     """A failed kernel operation: ``errno`` and ``strerror`` as userspace sees them, plus the kernel log lines.
 
-    The model raises it wherever the kernel returns a negative errno; the machine is
-    left exactly as it was before the operation.
+    The model raises it wherever the kernel returns a negative errno; the machine is left
+    as it was before the operation, except for what the kernel itself leaves behind (an
+    interrupted offline's migrated pages, the sections of a hot-add that failed part-way).
     """
 
     def __init__(self, err: int, message: str = "", log: list[str] | None = None,
                  function: str = "") -> None:
         super().__init__(err, os.strerror(err))
         self.message = message            # what the kernel logged or the reason it returned
-        self.log = list(log or [])        # dmesg lines the failed operation printed
+        self.log = list(log or [])        # dmesg lines the failed operation printed (no timestamps)
         self.function = function          # the kernel function that returned the error
 
     @property
