@@ -105,6 +105,7 @@ class Machine:
             self.nodes[n.id].boot_memory_bytes = n.boot_memory_bytes
         self.blocks: dict[int, MemoryBlock] = {}
         self._sections: dict[int, np.ndarray] = {}      # root -> flags
+        self._sections_end = 0                           # no section was ever marked at or above this pfn
         self._section_nid: dict[int, np.ndarray] = {}
         self.resources: list[tuple[int, int, str]] = []   # hot-added System RAM (start, end incl.)
         self.totalram_pages = 0
@@ -272,6 +273,7 @@ class Machine:
         arr, idx = self._root(sec, True)
         arr[idx] = flags
         self._section_nid[sec // SECTIONS_PER_ROOT][idx] = nid
+        self._sections_end = max(self._sections_end, (sec + 1) * self.arch.pages_per_section)
 
     def _section_range_op(self, pfn: int, nr_pages: int, fn) -> None:
         pps = self.arch.pages_per_section
@@ -346,6 +348,7 @@ class Machine:
                 arr[lo:hi] = SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP
                 self._section_nid[root][lo:hi] = nid
             self._section_range_op(pfn, nr_pages, mark)
+            self._sections_end = max(self._sections_end, pfn + nr_pages)
             if self.kernel.vmstat_memmap_pages:
                 self.nr_memmap_pages += nsec * a.memmap_pages(pps)
             self._memmap_allocs_for[(pfn, nr_pages)] = []
@@ -383,6 +386,8 @@ class Machine:
 
     def sections_present(self, pfn: int, nr_pages: int) -> bool:
         """Is any section of the range present (SECTION_MARKED_PRESENT)?"""
+        if pfn >= self._sections_end:          # above every section ever marked: the common hot-add
+            return False
         pps = self.arch.pages_per_section
         sec, last = pfn // pps, (pfn + nr_pages - 1) // pps
         while sec <= last:
