@@ -539,3 +539,28 @@ def test_workload_errors():
     nothing_changed(m, lambda: m.start_workload(7, MiB), errno.EINVAL)
     nothing_changed(m, lambda: m.pin(7, MiB), errno.EINVAL)
     nothing_changed(m, lambda: m.stop_workload(12345), errno.EINVAL)
+
+
+# ---- the command line --------------------------------------------------------------------------
+def test_invalid_boot_options_keep_the_default_and_say_so_at_boot():
+    """parse_args("Booting kernel", ...) prints each module parameter it refuses; memhp_default_state= is silent."""
+    cmdline = ("memory_hotplug.online_policy=random memory_hotplug.auto_movable_ratio=0x1g "
+               "memory_hotplug.auto_movable_ratio=4294967296 memory_hotplug.auto_movable_numa_aware=maybe "
+               "memory_hotplug.online_policy memory_hotplug.memmap_on_memory=sometimes memhp_default_state=bogus")
+    for kernel, bare in (("6.12", True), ("6.1", False)):
+        m = Machine(kernel, cmdline=cmdline + " memory_hotplug.memmap_on_memory")
+        assert [line.split("] ", 1)[1] for line in m.dmesg_lines][:7] == [
+            "Booting kernel: `random' invalid for parameter `memory_hotplug.online_policy'",
+            "Booting kernel: `0x1g' invalid for parameter `memory_hotplug.auto_movable_ratio'",
+            "Booting kernel: `4294967296' invalid for parameter `memory_hotplug.auto_movable_ratio'",
+            "Booting kernel: `maybe' invalid for parameter `memory_hotplug.auto_movable_numa_aware'",
+            "Booting kernel: `' invalid for parameter `memory_hotplug.online_policy'",
+            "Booting kernel: `sometimes' invalid for parameter `memory_hotplug.memmap_on_memory'",
+        ] + (["Booting kernel: `' invalid for parameter `memory_hotplug.memmap_on_memory'"] if bare
+             else ["x86/mm: Memory block size: 128MB"])
+        # 6.6+ memmap_mode_ops take no bare name; 5.13-6.5's bool does, and means Y
+        default = Machine(kernel)
+        p, d = m.params, default.params
+        assert (p.online_policy, p.auto_movable_ratio, p.auto_movable_numa_aware, p.default_online_type) == \
+            (d.online_policy, d.auto_movable_ratio, d.auto_movable_numa_aware, d.default_online_type)
+        assert p.memmap_on_memory == ("N" if bare else "Y")

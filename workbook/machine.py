@@ -118,6 +118,8 @@ class Machine:
         self._next_owner = 1
         self.node_distance = {(a, b): 10 if a == b else 20 for a in self.nodes for b in self.nodes}
         self.bare_metal = bare_metal
+        for line in self.params.log:                    # start_kernel(): parse_args("Booting kernel", ...)
+            self.printk(line, level="err")
         self._boot(block_size)
 
     # ------------------------------------------------------------------------------------------

@@ -11,14 +11,14 @@ import re
 from typing import TYPE_CHECKING, Callable
 
 from . import procfs
-from .cmdline import kstrtobool, mhp_online_type_from_str, online_type_to_str, sysfs_streq
+from .cmdline import kstrtobool, kstrtouint, mhp_online_type_from_str, online_type_to_str, sysfs_streq
 from .errors import EACCES, EINVAL, ENOENT, ERANGE, KernelError
 from .memory import online_store, state_store, valid_zones_show
 
 if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
 
-__all__ = ["read", "write", "listdir", "sysroot", "export_sysfs", "node_list", "kstrtouint"]
+__all__ = ["read", "write", "listdir", "sysroot", "export_sysfs", "node_list"]
 
 MEM = "/sys/devices/system/memory"
 NODE = "/sys/devices/system/node"
@@ -202,33 +202,19 @@ def _param_store(m: "Machine", name: str, buf: str) -> None:
                 return
         raise KernelError(EINVAL, f"invalid online_policy {buf!r}", function="set_online_policy")
     if name == "auto_movable_ratio":
-        m.params.auto_movable_ratio = kstrtouint(buf, 0, "param_set_uint")
+        try:
+            v = kstrtouint(buf, 0)
+        except OverflowError:
+            raise KernelError(ERANGE, f"{buf!r} does not fit an unsigned int", function="param_set_uint") from None
+        if v is None:
+            raise KernelError(EINVAL, f"invalid unsigned int {buf!r}", function="param_set_uint")
+        m.params.auto_movable_ratio = v
         return
     if name == "auto_movable_numa_aware":
         b = kstrtobool(buf)
         if b is None:
             raise KernelError(EINVAL, f"invalid bool {buf!r}", function="param_set_bool")
         m.params.auto_movable_numa_aware = b
-
-
-def kstrtouint(s: str, base: int, function: str) -> int:
-    """lib/kstrtox.c kstrtouint(): optional '+', 0x/0 prefixes with base 0, one trailing newline; EINVAL or ERANGE."""
-    t = s[1:] if s.startswith("+") else s
-    if base == 0:
-        if t[:2].lower() == "0x" and len(t) > 2 and t[2] in "0123456789abcdefABCDEF":
-            base, t = 16, t[2:]
-        elif t.startswith("0"):
-            base = 8
-        else:
-            base = 10
-    body = t[:-1] if t.endswith("\n") else t
-    digits = "0123456789abcdef"[:base]
-    if not body or any(c.lower() not in digits for c in body):
-        raise KernelError(EINVAL, f"invalid unsigned int {s!r}", function=function)
-    v = int(body, base)
-    if v >= 1 << 32:
-        raise KernelError(ERANGE, f"{s!r} does not fit an unsigned int", function=function)
-    return v
 
 
 def listdir(m: "Machine", path: str) -> list[str]:
