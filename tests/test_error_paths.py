@@ -402,6 +402,18 @@ def test_invalid_altmap_is_einval_once_logged_and_raises_max_pfn():
     assert new_lines(before, after) == [] and changed(before, after) == set()      # once per boot
 
 
+def test_exhausted_altmap_is_enomem_and_keeps_the_sections_before():
+    """vmemmap_populate_hugepages() with an altmap: "no fallback"; the section that ran out takes nothing."""
+    m = qemu()
+    short = VmemAltmap(base_pfn=0x100000, free=512 + 100)          # one section's memmap and a bit
+    e, before, after = fails(m, lambda: arch_add_memory(m, 1, 4 * GiB, 256 * MiB, short), errno.ENOMEM)
+    assert new_lines(before, after) == []                            # altmap_alloc_block_buf() is silent
+    assert after["sections"] == before["sections"] + [32] and after["max_pfn"] == 0x110000
+    assert short.alloc == 512                                        # 100 pfns left: section 33 took none
+    assert changed(before, after) == {"sections", "max_pfn", "vmstat"}
+    assert "nr_memmap_pages 512\n" in after["vmstat"]
+
+
 def node0_with_room_for(m: Machine, sections: int, pages: int = 0):
     """Fill node 0 so that ``sections`` PMD-mapped memmaps (2 MiB each) and ``pages`` base pages still fit."""
     room = m.start_workload(0, sections * 2 * MiB + pages * 4096, name="room")
