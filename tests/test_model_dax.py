@@ -221,7 +221,8 @@ def test_attribute_in_every_driver_state(state):
     assert errno_of(m.write, f"{D}/memmap_on_memory", "1") == (EBUSY if held else 0)
     assert errno_of(m.write, f"{D}/memmap_on_memory", before.strip()) == 0     # the same value: always
     assert errno_of(m.write, f"{D}/memmap_on_memory", "2") == EINVAL           # kstrtobool says no first
-    assert errno_of(m.write, f"{D}/memmap_on_memory", "") == EINVAL
+    assert errno_of(m.write, f"{D}/memmap_on_memory", "\n") == EINVAL          # an empty string: no bool
+    assert m.write(f"{D}/memmap_on_memory", "") == 0                            # sysfs_kf_write(): no store at all
     assert attr(m) == before if held else True
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import EBUSY, EINVAL, ENOSPC, KernelError
+from .errors import EBUSY, EEXIST, EINVAL, KernelError
 from .memory import device_offline, device_online
 from .memory_hotplug import (MHP_MEMMAP_ON_MEMORY, MHP_NID_IS_MGID, add_memory,
                              mhp_supports_memmap_on_memory, try_remove_memory)
 from .memory import MemoryGroup
-from .qemu import Dimm, next_dimm_addr
+from .qemu import Dimm, QemuError, memory_device_get_free_addr, qemu_strtosz
 from .trace import kernel_function
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,59 +39,101 @@ class DimmResult:
 
 @kernel_function("drivers/acpi/acpi_memhotplug.c")
 def acpi_memory_enable_device(m: "Machine", dimm: Dimm) -> list[int]:
-    """acpi_memory_enable_device(): a static memory group and __add_memory() for the DIMM's range."""
+    """acpi_memory_enable_device(): a static memory group and __add_memory() for the DIMM's range.
+
+    -EEXIST counts as success ("the memory block has been used by the kernel"): the device is
+    bound and enabled, so its eject later removes that range; the error is still raised for
+    the caller to report.  Any other error leaves it disabled, and the driver says so.
+    """
     group = None
     if m.kernel.memory_groups:
         group = MemoryGroup(id=len(m.dimms), nid=dimm.node, max_pages=dimm.size >> m.arch.page_shift)
     flags = MHP_NID_IS_MGID
     if m.kernel.acpi_always_passes_flag or mhp_supports_memmap_on_memory(m, dimm.size):
         flags |= MHP_MEMMAP_ON_MEMORY
-    blocks = add_memory(m, dimm.node, dimm.addr, dimm.size, flags, group)
+    try:
+        blocks = add_memory(m, dimm.node, dimm.addr, dimm.size, flags, group)
+    except KernelError as e:
+        if e.errno == EEXIST:
+            dimm.enabled = True
+            raise
+        name = f"acpi PNP0C80:{dimm.slot:02x}"
+        m.printk(f"{name}: add_memory failed", level="err")
+        m.printk(f"{name}: acpi_memory_enable_device() error", level="err")     # acpi_memory_device_add()
+        raise
+    dimm.enabled = True
     return [b.id for b in blocks]
 
 
-def dimm_add(m: "Machine", size: int, node: int, id: str | None = None, addr: int | None = None) -> DimmResult:
+def _size_bytes(size: object) -> int:
+    """``size=`` of object_add memory-backend-ram: an int, or a string QEMU's size parser takes ("128M")."""
+    if isinstance(size, bool) or not isinstance(size, (int, str)):
+        raise TypeError(f"dimm_add(): size must be an int (bytes) or a QEMU size string such as '128M', "
+                        f"not {type(size).__name__}")
+    try:
+        value = qemu_strtosz(size if isinstance(size, str) else str(size))
+    except ValueError:
+        # qobject_input_type_size_keyval(): QERR_INVALID_PARAMETER_VALUE
+        raise QemuError("Parameter 'size' expects size") from None
+    if not value:
+        # host_memory_backend_set_size()
+        raise QemuError("property 'size' of memory-backend-ram doesn't take value '0'")
+    return value
+
+
+def dimm_add(m: "Machine", size: int | str, node: int, id: str | None = None, addr: int | None = None) -> DimmResult:
     """QMP object-add memory-backend-ram + device_add pc-dimm: plug a DIMM into ``node``.
 
-    ``addr`` is where QEMU put it (None: the first free address of the DIMM window, as
-    QEMU chooses).  Errors QEMU itself reports come back as ``result="error: ..."``; errors of
-    the guest kernel (unaligned size, ...) leave the DIMM plugged but without memory blocks,
-    and are in ``error`` and dmesg.
+    ``size`` is bytes, or a size string as QEMU's command line takes it ("128M", "1.5G").
+    ``addr`` is where QEMU puts it (None: the first free address of the DIMM window, as
+    QEMU chooses).  Errors QEMU itself reports come back as ``result="error: ..."`` with
+    QEMU 7.2's message, in its order: the backend's size, the device id, the slot, the space
+    left under ``maxmem``, alignment (2 MiB on an x86_64 host), the address, the node.
+    Errors of the guest kernel (unaligned size, ...) leave the DIMM plugged but without
+    memory blocks, and are in ``error`` and dmesg.
     """
     if id is None:
         n = 1
         while f"dimm{n}" in m.dimms:
             n += 1
         id = f"dimm{n}"
+    for name, v in (("node", node), ("addr", addr)):
+        if (v is not None or name == "node") and (isinstance(v, bool) or not isinstance(v, int)):
+            raise TypeError(f"dimm_add(): {name} must be an int, not {type(v).__name__}")
+    if addr is not None:
+        addr %= 1 << 64                      # a uint64 property: QEMU's parser wraps a negative value
     qmp = (f"object_add memory-backend-ram,id=mem-{id},size={size} ; "
-           f"device_add pc-dimm,id={id},memdev=mem-{id},node={node}")
-    if id in m.dimms:
-        return DimmResult(id, f"error: Duplicate device ID '{id}'", qmp=qmp)
-    if node not in m.nodes:
-        return DimmResult(id, f"error: DIMM property node has value '{node}' which exceeds the number of numa nodes: {len(m.nodes)}", qmp=qmp)
-    if len(m.dimms) >= m.slots:
-        return DimmResult(id, "error: no free slots left", qmp=qmp)
-    used = sum(d.size for d in m.dimms.values())
-    if used + size > m.maxmem_bytes - m.layout.ram_bytes:
-        # memory_device_check_addable()
-        return DimmResult(id, f"error: not enough space, currently {used:#x} in use of total space for "
-                              f"memory devices {m.maxmem_bytes - m.layout.ram_bytes:#x}", qmp=qmp)
-    if addr is None:
-        addr = next_dimm_addr(m.layout, list(m.dimms.values()), size)
-        if addr is None:
-            return DimmResult(id, "error: could not find position in guest address space for memory device - "
-                                  "memory fragmented due to alignments", qmp=qmp)
+           f"device_add pc-dimm,id={id},memdev=mem-{id},node={node}"
+           + (f",addr={addr:#x}" if addr is not None else ""))
+    try:
+        size = _size_bytes(size)
+        if id in m.dimms:
+            raise QemuError(f"Duplicate device ID '{id}'")                  # qdev_set_id()
+        if not 0 <= node < 1 << 32:
+            raise QemuError("Parameter 'node' expects uint32")              # visit_type_uint32()
+        if len(m.dimms) >= m.slots:
+            raise QemuError("no free slots available")                       # pc_dimm_get_free_slot()
+        used = sum(d.size for d in m.dimms.values())
+        if used + size > m.maxmem_bytes - m.layout.ram_bytes:
+            # memory_device_check_addable()
+            raise QemuError(f"not enough space, currently {used:#x} in use of total space for "
+                            f"memory devices {m.maxmem_bytes - m.layout.ram_bytes:#x}")
+        addr = memory_device_get_free_addr(m.layout, list(m.dimms.values()), size, addr)
+        if node >= len(m.nodes):
+            # pc_dimm_realize()
+            raise QemuError(f"'DIMM property node has value {node}' which exceeds the number of numa nodes: "
+                            f"{len(m.nodes)}")
+    except QemuError as e:
+        return DimmResult(id, f"error: {e}", qmp=qmp)
     slot = min(set(range(m.slots)) - {d.slot for d in m.dimms.values()})
     dimm = Dimm(id=id, addr=addr, size=size, node=node, slot=slot, memdev=f"mem-{id}")
     m.dimms[id] = dimm
-    mark = m.trace.mark()
+    mark = len(m.dmesg_lines)
     try:
         dimm.blocks = acpi_memory_enable_device(m, dimm)
     except KernelError as e:
-        m.printk(f"acpi PNP0C80:{slot:02x}: add_memory failed")
+        e.log = m.dmesg_log_since(mark)
         return DimmResult(id, "ok", addr, (), e, qmp)
-    finally:
-        _ = mark
     return DimmResult(id, "ok", addr, tuple(dimm.blocks), None, qmp)
 
 
@@ -137,14 +179,14 @@ def dimm_del(m: "Machine", id: str) -> DimmResult:
     if dimm is None:
         return DimmResult(id, f"error: Device '{id}' not found", qmp=qmp,
                           error=KernelError(EINVAL, f"Device '{id}' not found", function="qmp_device_del"))
+    mark = len(m.dmesg_lines)
     try:
         acpi_scan_try_to_offline(m, dimm)
-        if dimm.blocks:
+        if dimm.enabled:                   # acpi_memory_remove_memory(): only what was enabled
             try_remove_memory(m, dimm.addr, dimm.size)
     except KernelError as e:
+        e.log = m.dmesg_log_since(mark)
         return DimmResult(id, "not-deleted", dimm.addr, tuple(dimm.blocks), e, qmp)
     del m.dimms[id]
     return DimmResult(id, "deleted", dimm.addr, tuple(dimm.blocks), None, qmp)
 
-
-_ = ENOSPC

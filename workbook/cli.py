@@ -179,8 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd = _COMMANDS[args.command]
     if extra and not cmd.passthrough:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    from workbook.captures import CaptureError
+
     try:
         return cmd.handler(args, extra)
+    except CaptureError as e:
+        # a capture folder that cannot be replayed: one line, no traceback
+        print(f"{parser.prog} {args.command}: error: {e}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # `memhotplug-workbook problems ... | head`: the reader left early, which is no error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

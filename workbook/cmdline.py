@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from .kernel import KernelProfile
 
-__all__ = ["HotplugParams", "parse_cmdline", "kstrtobool", "split_cmdline",
+__all__ = ["HotplugParams", "parse_cmdline", "kstrtobool", "kstrtouint", "sysfs_streq", "split_cmdline",
            "ONLINE_TYPES", "MMOP_OFFLINE", "MMOP_ONLINE", "MMOP_ONLINE_KERNEL", "MMOP_ONLINE_MOVABLE",
            "mhp_online_type_from_str", "online_type_to_str"]
 
@@ -16,10 +16,18 @@ ONLINE_TYPES = {"offline": MMOP_OFFLINE, "online": MMOP_ONLINE,
 _ONLINE_TYPE_NAMES = {v: k for k, v in ONLINE_TYPES.items()}
 
 
+def sysfs_streq(s1: str, s2: str) -> bool:
+    """lib/string.c sysfs_streq(): equal as C strings, ignoring one trailing newline on either side."""
+    s1, s2 = s1.split("\0", 1)[0], s2.split("\0", 1)[0]
+    return s1 == s2 or s1 == s2 + "\n" or s1 + "\n" == s2
+
+
 def mhp_online_type_from_str(buf: str) -> int:
     """Map a ``state``/``auto_online_blocks`` string to an MMOP_* value, -1 if unknown (sysfs_streq)."""
-    s = buf[:-1] if buf.endswith("\n") else buf
-    return ONLINE_TYPES.get(s, -1)
+    for name, t in ONLINE_TYPES.items():
+        if sysfs_streq(buf, name):
+            return t
+    return -1
 
 
 def online_type_to_str(online_type: int) -> str:
@@ -33,6 +41,7 @@ def kstrtobool(s: str, tf: bool = True) -> bool | None:
     ``tf``: t/T and f/F too (5.19+, KernelProfile.kstrtobool_tf); before, "force" or "true"
     are not booleans at all.
     """
+    s = s.split("\0", 1)[0]                  # a C string
     if not s:
         return None
     c = s[0]
@@ -46,6 +55,29 @@ def kstrtobool(s: str, tf: bool = True) -> bool | None:
         if s[1] in "fF":
             return False
     return None
+
+
+def kstrtouint(s: str, base: int = 0) -> int | None:
+    """lib/kstrtox.c kstrtouint(): optional '+', 0x/0 prefixes with base 0, one trailing newline; None if invalid.
+
+    Raises OverflowError for a value that does not fit 32 bits (the kernel's -ERANGE).
+    """
+    t = s[1:] if s.startswith("+") else s
+    if base == 0:
+        if t[:2].lower() == "0x" and len(t) > 2 and t[2] in "0123456789abcdefABCDEF":
+            base, t = 16, t[2:]
+        elif t.startswith("0"):
+            base = 8
+        else:
+            base = 10
+    body = t[:-1] if t.endswith("\n") else t
+    digits = "0123456789abcdef"[:base]
+    if not body or any(c.lower() not in digits for c in body):
+        return None
+    v = int(body, base)
+    if v >= 1 << 32:
+        raise OverflowError(f"{s!r} does not fit an unsigned int")
+    return v
 
 
 def split_cmdline(cmdline: str) -> list[tuple[str, str | None]]:
@@ -92,8 +124,10 @@ class HotplugParams:
 def parse_cmdline(cmdline: str, kernel: KernelProfile, default_online_type: int | None = None) -> HotplugParams:
     """Parse the hotplug-related options of a kernel command line, as ``kernel`` would.
 
-    Unknown options are ignored (they belong to other subsystems).  Invalid values are
-    reported the way parse_args() does and leave the default in place.
+    Unknown options are ignored (they belong to other subsystems).  An invalid value of a
+    module parameter leaves the default in place, and ``log`` gets the line start_kernel()'s
+    parse_args("Booting kernel", ...) prints for it (the machine prints it at boot);
+    memhp_default_state= ignores an invalid value silently, as setup_memhp_default_state() does.
     """
     if default_online_type is None:
         default_online_type = ONLINE_TYPES[kernel.default_online_type]
@@ -110,31 +144,32 @@ def parse_cmdline(cmdline: str, kernel: KernelProfile, default_online_type: int 
             _set_memmap_on_memory(p, value, kernel)
         elif name.startswith("memory_hotplug.") and not kernel.memory_groups:
             pass    # no such parameter before 5.15: unknown_bootoption() drops dotted names silently
-        elif name == "memory_hotplug.online_policy" and value is not None:
-            if value in ("contig-zones", "auto-movable"):
+        elif name == "memory_hotplug.online_policy":
+            if value is not None and value in ("contig-zones", "auto-movable"):   # set_online_policy()
                 p.online_policy = value
             else:
-                p.log.append(_invalid(value, name))
-        elif name == "memory_hotplug.auto_movable_ratio" and value is not None:
+                p.log.append(_invalid(name, value))
+        elif name == "memory_hotplug.auto_movable_ratio":
             try:
-                v = int(value, 0)
-                if v < 0:
-                    raise ValueError
+                v = kstrtouint(value, 0) if value is not None else None           # param_set_uint()
+            except OverflowError:                                                  # -ERANGE
+                v = None
+            if v is None:
+                p.log.append(_invalid(name, value))
+            else:
                 p.auto_movable_ratio = v
-            except ValueError:
-                p.log.append(_invalid(value, name))
         elif name == "memory_hotplug.auto_movable_numa_aware":
-            b = True if value is None else kstrtobool(value, kernel.kstrtobool_tf)
+            b = True if value is None else kstrtobool(value, kernel.kstrtobool_tf)   # param_set_bool()
             if b is None:
-                p.log.append(_invalid(value, name))
+                p.log.append(_invalid(name, value))
             else:
                 p.auto_movable_numa_aware = b
     return p
 
 
-def _invalid(value: str | None, name: str) -> str:
-    """parse_args()'s line for a value the parameter's setter refused (kernel/params.c, pr_err)."""
-    return f"Booting kernel: `{value or ''}' invalid for parameter `{name}'"
+def _invalid(param: str, value: str | None) -> str:
+    """kernel/params.c parse_args(): what a parameter's -EINVAL (or -ERANGE) prints at boot."""
+    return f"Booting kernel: `{value or ''}' invalid for parameter `{param}'"
 
 
 def _set_memmap_on_memory(p: HotplugParams, value: str | None, kernel: KernelProfile) -> None:
@@ -145,7 +180,7 @@ def _set_memmap_on_memory(p: HotplugParams, value: str | None, kernel: KernelPro
         # set_memmap_mode(): "force"/"FORCE" or kstrtobool; no KERNEL_PARAM_OPS_FL_NOARG,
         # so a bare name is rejected by parse_one() with -EINVAL.
         if value is None:
-            p.log.append(_invalid(None, "memory_hotplug.memmap_on_memory"))
+            p.log.append(_invalid("memory_hotplug.memmap_on_memory", value))
             return
         if value in ("force", "FORCE"):
             p.memmap_on_memory = "force"
@@ -155,6 +190,6 @@ def _set_memmap_on_memory(p: HotplugParams, value: str | None, kernel: KernelPro
         # param_ops_bool has KERNEL_PARAM_OPS_FL_NOARG: a bare name means Y.
         b = True if value is None else kstrtobool(value, kernel.kstrtobool_tf)
     if b is None:
-        p.log.append(_invalid(value, "memory_hotplug.memmap_on_memory"))
+        p.log.append(_invalid("memory_hotplug.memmap_on_memory", value))
         return
     p.memmap_on_memory = "Y" if b else "N"

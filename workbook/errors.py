@@ -5,7 +5,7 @@ import errno as _errno
 import os
 
 __all__ = ["KernelError", "EINVAL", "EBUSY", "ENOENT", "EPERM", "ENOMEM", "EEXIST", "E2BIG",
-           "EINTR", "EACCES", "ENOSPC", "EHWPOISON", "EOPNOTSUPP", "ENXIO", "ENODEV", "errno_name"]
+           "EINTR", "EACCES", "ENOSPC", "EHWPOISON", "EOPNOTSUPP", "ENXIO", "ENODEV", "ERANGE", "errno_name"]
 
 EINVAL = _errno.EINVAL
 EBUSY = _errno.EBUSY
@@ -20,6 +20,7 @@ ENOSPC = _errno.ENOSPC
 ENXIO = _errno.ENXIO
 ENODEV = _errno.ENODEV
 EOPNOTSUPP = _errno.EOPNOTSUPP
+ERANGE = _errno.ERANGE
 EHWPOISON = getattr(_errno, "EHWPOISON", 133)
 
 
@@ -35,15 +36,16 @@ def errno_name(err: int) -> str:
 class KernelError(OSError):
     """A failed kernel operation: ``errno`` and ``strerror`` as userspace sees them, plus the kernel log lines.
 
-    The model raises it wherever the kernel returns a negative errno; the machine is
-    left exactly as it was before the operation.
+    The model raises it wherever the kernel returns a negative errno; the machine is left
+    as it was before the operation, except for what the kernel itself leaves behind (an
+    interrupted offline's migrated pages, the sections of a hot-add that failed part-way).
     """
 
     def __init__(self, err: int, message: str = "", log: list[str] | None = None,
                  function: str = "") -> None:
         super().__init__(err, os.strerror(err))
         self.message = message            # what the kernel logged or the reason it returned
-        self.log = list(log or [])        # dmesg lines the failed operation printed
+        self.log = list(log or [])        # dmesg lines the failed operation printed (no timestamps)
         self.function = function          # the kernel function that returned the error
         # the kernel would not have returned by itself (offline_pages() retries until the
         # writer gets a signal): the model stops where the signal would end it

@@ -73,6 +73,7 @@ class KernelProfile:
     anon_exclusive_kpf: bool = False
     kpf_offline_reads_zero: bool = False
     dump_page_ptrval: bool = True
+    slab_page_type: bool = False
     node_meminfo_6_12: bool = False
     vmstat_names_6_12: bool = False
     demotion_targets_log: bool = False
@@ -174,6 +175,8 @@ CHANGES: tuple[Change, ...] = (
            until=(6, 19)),
     Change("dump_page_ptrval", (6, 8), "release not pinned (between 6.6 and 6.8)",
            "dump_page() prints 'page: refcount:' without '(____ptrval____)'", value=False),
+    Change("slab_page_type", (6, 10), "by date (Matthew Wilcox, PageSlab becomes a page type)",
+           "slab is a page type, not a page flag: dump_page() prints 'page_type: f5(slab)'"),
     Change("vmstat_memmap_pages", (6, 11), "by date (Sourav Panda)",
            "/proc/vmstat nr_memmap_pages and nr_memmap_boot_pages"),
     Change("selfhosted_reserved", (6, 11), "503b158fc30f",

@@ -17,7 +17,7 @@ from . import page_alloc as pa
 from .arch import GiB, MiB, ArchProfile, get_arch
 from . import e820
 from .cmdline import HotplugParams, parse_cmdline, split_cmdline
-from .errors import ENOMEM, KernelError
+from .errors import EEXIST, ENOMEM, KernelError
 from .kernel import KernelProfile, get_kernel
 from .memory import MEM_ONLINE, MemoryBlock, MemoryGroup
 from .memremap import VmemAltmap
@@ -108,7 +108,7 @@ class Machine:
         self.cpu_online: set[int] = set(self.cpus)
         self.trace = CallTrace()
         self.dmesg_lines: list[str] = []
-        self.warned_once: set[str] = set()                 # pr_warn_once() sites that have printed
+        self._printed_once: set[str] = set()                # printk_once() sites that have printed
         self.clock = 0.0
         self.hvo_enabled = False
         ram = ram_bytes if ram_bytes is not None else sum(n.boot_memory_bytes for n in nodes)
@@ -135,6 +135,7 @@ class Machine:
             self.nodes[n.id].boot_memory_bytes = n.boot_memory_bytes
         self.blocks: dict[int, MemoryBlock] = {}
         self._sections: dict[int, np.ndarray] = {}      # root -> flags
+        self._sections_end = 0                           # no section was ever marked at or above this pfn
         self._section_nid: dict[int, np.ndarray] = {}
         self.modules_loaded: dict[str, "Module"] = {}              # insmod order
         self.iomem = Resource(0, (1 << 52) - 1, "PCI mem")          # iomem_resource
@@ -149,7 +150,7 @@ class Machine:
         self._memmap_allocs_for: dict[tuple[int, int], list] = {}   # memmap taken from node memory
         # memmap taken from an altmap: (first pfn, pfns) runs in the order vmemmap_populate() took them
         self._memmap_altmap_for: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        self._memmap_counted: dict[tuple[int, int], int] = {}       # nr_memmap_pages added per range
+        self._memmap_counted: dict[tuple[int, int], int] = {}       # nr_memmap_pages per section, per added range
         self._next_owner = 1
         self.node_distance = {(a, b): 10 if a == b else 20 for a in self.nodes for b in self.nodes}
         self.bare_metal = bare_metal
@@ -175,7 +176,7 @@ class Machine:
         self.block_size = block_size or self.probe_memory_block_size(boot_end)
         if self.cmdline:
             self.printk(f"Kernel command line: {self.cmdline}")
-        for line in self.params.log:              # parse_args() refusals (kernel/params.c, pr_err)
+        for line in self.params.log:     # start_kernel(): parse_args("Booting kernel", ...) refusals, pr_err
             self.printk(line, level="err")
         if self.arch.name.startswith("x86_64"):
             self.printk(f"x86/mm: Memory block size: {self.block_size >> 20}MB")
@@ -337,6 +338,7 @@ class Machine:
         arr, idx = self._root(sec, True)
         arr[idx] = flags
         self._section_nid[sec // SECTIONS_PER_ROOT][idx] = nid
+        self._sections_end = max(self._sections_end, (sec + 1) * self.arch.pages_per_section)
 
     def _section_range_op(self, pfn: int, nr_pages: int, fn) -> None:
         pps = self.arch.pages_per_section
@@ -388,7 +390,12 @@ class Machine:
 
     def add_sections(self, nid: int, pfn: int, nr_pages: int, altmap: VmemAltmap | None,
                      vmemmap_shift: int = 0) -> None:
-        """sparse_add_section() for every section: mark present, populate the memmap (altmap or node memory).
+        """__add_pages(): sparse_add_section() for every section, marked present with its memmap (altmap or node memory).
+
+        The first section that fails stops the loop, and, as in the kernel, nothing takes back
+        the sections added before it: they stay present with their memmap.  A section that is
+        already present is -EEXIST (fill_subsection_map()); a memmap that cannot be allocated
+        is -ENOMEM, and only that section's own memmap is freed (section_deactivate()).
 
         ``vmemmap_shift`` is a ZONE_DEVICE pgmap's compound page order (device_dax: the
         device's align): without an altmap, every compound page then needs only
@@ -399,31 +406,18 @@ class Machine:
         pps = a.pages_per_section
         memmap_bytes_per_section = a.memmap_bytes(pps)
         self.trace.record("sparse_add_section", "mm/sparse.c")
-        allocs = []
         nsec = nr_pages // pps
-        if vmemmap_shift and altmap is None and a.memmap_pages(1 << vmemmap_shift) > VMEMMAP_RESERVE_NR \
-                and a.struct_page_size & (a.struct_page_size - 1) == 0:
-            per_section = VMEMMAP_RESERVE_NR * pps >> vmemmap_shift
-            for sec in range(pfn // pps, (pfn + nr_pages) // pps):
-                for _ in range(per_section):
-                    got = self._alloc_memmap_pages(nid, 1)
-                    if got is None:
-                        self._free_memmap_allocs(allocs)
-                        raise KernelError(ENOMEM, "vmemmap_populate: no memory for the memmap",
-                                          function="vmemmap_populate_compound_pages")
-                    allocs += got
-                self._set_section(sec, SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP, nid)
-            self._memmap_allocs_for[(pfn, nr_pages)] = allocs
-            self._memmap_counted[(pfn, nr_pages)] = nsec * per_section if self.kernel.vmstat_memmap_pages else 0
-            self.nr_memmap_pages += self._memmap_counted[(pfn, nr_pages)]
-            return
+        compound = bool(vmemmap_shift) and altmap is None and a.memmap_pages(1 << vmemmap_shift) > \
+            VMEMMAP_RESERVE_NR and a.struct_page_size & (a.struct_page_size - 1) == 0
+        per_section = (VMEMMAP_RESERVE_NR * pps >> vmemmap_shift) if compound else a.memmap_pages(pps)
+        counted = per_section if self.kernel.vmstat_memmap_pages else 0     # nr_memmap_pages per section
         if altmap is not None and memmap_bytes_per_section % a.pmd_size == 0 and (
-                altmap.next_pfn() % (a.pmd_size // a.page_size) == 0):
+                altmap.next_pfn() % (a.pmd_size // a.page_size) == 0) and (
+                nsec * (memmap_bytes_per_section // a.page_size) <= altmap.nr_free()) and (
+                not self.sections_present(pfn, nr_pages)):
             # Every section takes whole, naturally aligned PMDs from the altmap: the per-PMD
             # loop of vmemmap_populate_hugepages() adds up to one step (same alloc, no align).
             need = nsec * (memmap_bytes_per_section // a.page_size)
-            if need > altmap.nr_free():
-                raise KernelError(ENOMEM, "vmemmap_populate: altmap exhausted", function="vmemmap_populate")
             self._memmap_altmap_for[(pfn, nr_pages)] = [(altmap.next_pfn(), need)]
             altmap.alloc += need
 
@@ -431,44 +425,60 @@ class Machine:
                 arr[lo:hi] = SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP
                 self._section_nid[root][lo:hi] = nid
             self._section_range_op(pfn, nr_pages, mark)
-            self._memmap_counted[(pfn, nr_pages)] = nsec * a.memmap_pages(pps) if self.kernel.vmstat_memmap_pages \
-                else 0
-            self.nr_memmap_pages += self._memmap_counted[(pfn, nr_pages)]
-            self._memmap_allocs_for[(pfn, nr_pages)] = allocs
+            self._sections_end = max(self._sections_end, pfn + nr_pages)
+            self._memmap_counted[(pfn, nr_pages)] = counted
+            self.nr_memmap_pages += nsec * counted
+            self._memmap_allocs_for[(pfn, nr_pages)] = []
             return
+        allocs: list = []
         runs: list[tuple[int, int]] = []
-        for sec in range(pfn // pps, (pfn + nr_pages) // pps):
-            if altmap is not None:
-                # vmemmap_populate_hugepages(): one PMD at a time from the altmap, "no fallback"
-                remaining = memmap_bytes_per_section
-                while remaining > 0:
-                    step = min(a.pmd_size, -(-remaining // a.page_size) * a.page_size)
-                    got = altmap.alloc_block_buf(step, a.page_size)
+        done = 0
+        try:
+            for sec in range(pfn // pps, (pfn + nr_pages) // pps):
+                if self.section_present(sec * pps):
+                    raise KernelError(EEXIST, f"section {sec} is already present",
+                                      function="fill_subsection_map")
+                if compound:
+                    got = self._alloc_memmap_pages(nid, per_section)
                     if got is None:
-                        self._free_memmap_allocs(allocs)
-                        raise KernelError(ENOMEM, "vmemmap_populate: altmap exhausted", function="vmemmap_populate")
-                    n = step // a.page_size
-                    if runs and runs[-1][0] + runs[-1][1] == got:
-                        runs[-1] = (runs[-1][0], runs[-1][1] + n)
-                    else:
-                        runs.append((got, n))
-                    remaining -= step
-            else:
-                got = self._alloc_memmap(nid, memmap_bytes_per_section)
-                if got is None:
-                    self._free_memmap_allocs(allocs)
-                    raise KernelError(ENOMEM, "vmemmap_populate: no memory for the memmap",
-                                      function="vmemmap_populate")
-                allocs += got
-            self._set_section(sec, SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP, nid)
-        self._memmap_counted[(pfn, nr_pages)] = nsec * a.memmap_pages(pps) if self.kernel.vmstat_memmap_pages else 0
-        self.nr_memmap_pages += self._memmap_counted[(pfn, nr_pages)]
-        self._memmap_allocs_for[(pfn, nr_pages)] = allocs
-        if altmap is not None:
-            self._memmap_altmap_for[(pfn, nr_pages)] = runs
+                        raise KernelError(ENOMEM, "vmemmap_populate: no memory for the memmap",
+                                          function="vmemmap_populate_compound_pages")
+                    allocs += got
+                elif altmap is not None:
+                    # vmemmap_populate_hugepages(): one PMD at a time from the altmap, "no fallback"
+                    taken, remaining, sec_runs = altmap.alloc, memmap_bytes_per_section, []
+                    while remaining > 0:
+                        step = min(a.pmd_size, -(-remaining // a.page_size) * a.page_size)
+                        got = altmap.alloc_block_buf(step, a.page_size)
+                        if got is None:
+                            altmap.alloc = taken           # section_deactivate(): vmemmap_free()
+                            raise KernelError(ENOMEM, "vmemmap_populate: altmap exhausted",
+                                              function="vmemmap_populate")
+                        sec_runs.append((got, step // a.page_size))
+                        remaining -= step
+                    for got, n in sec_runs:
+                        if runs and runs[-1][0] + runs[-1][1] == got:
+                            runs[-1] = (runs[-1][0], runs[-1][1] + n)
+                        else:
+                            runs.append((got, n))
+                else:
+                    got = self._alloc_memmap(nid, memmap_bytes_per_section)
+                    if got is None:
+                        raise KernelError(ENOMEM, "vmemmap_populate: no memory for the memmap",
+                                          function="vmemmap_populate")
+                    allocs += got
+                self._set_section(sec, SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP, nid)
+                self.nr_memmap_pages += counted
+                done += pps
+        finally:
+            if done:
+                self._memmap_allocs_for[(pfn, done)] = allocs
+                self._memmap_counted[(pfn, done)] = counted
+                if runs:
+                    self._memmap_altmap_for[(pfn, done)] = runs
 
     def _alloc_memmap_pages(self, nid: int, n: int) -> list | None:
-        """vmemmap_alloc_block(PAGE_SIZE): ``n`` base pages from the node's zonelist."""
+        """vmemmap_alloc_block(PAGE_SIZE): ``n`` base pages from the node's zonelist (all or none)."""
         from .workload import kernel_alloc
         out = []
         for _ in range(n):
@@ -479,8 +489,37 @@ class Machine:
             out.append(got)
         return out
 
+    def sections_present(self, pfn: int, nr_pages: int) -> bool:
+        """Is any section of the range present (SECTION_MARKED_PRESENT)?"""
+        if pfn >= self._sections_end:          # above every section ever marked: the common hot-add
+            return False
+        pps = self.arch.pages_per_section
+        sec, last = pfn // pps, (pfn + nr_pages - 1) // pps
+        while sec <= last:
+            root, idx = divmod(sec, SECTIONS_PER_ROOT)
+            n = min(SECTIONS_PER_ROOT - idx, last - sec + 1)
+            arr = self._sections.get(root)
+            if arr is not None and (arr[idx:idx + n] & SECTION_MARKED_PRESENT).any():
+                return True
+            sec += n
+        return False
+
+    def present_section_nrs(self) -> list[int]:
+        """Every present section, by number (boot, hot-added, and any a failed hot-add left behind)."""
+        out: list[int] = []
+        for root in sorted(self._sections):
+            idx = np.nonzero(self._sections[root] & SECTION_MARKED_PRESENT)[0]
+            out += (root * SECTIONS_PER_ROOT + idx).tolist()
+        return out
+
     def _alloc_memmap(self, nid: int, nbytes: int) -> list | None:
-        """vmemmap_alloc_block(): PMD-sized blocks from the node's zonelist (GFP_KERNEL), else base pages."""
+        """vmemmap_populate(): PMD-sized blocks from the node's zonelist (vmemmap_alloc_block()), else base pages.
+
+        The first allocation that fails prints warn_alloc()'s first line, once per boot (the
+        ``static bool warned`` of vmemmap_alloc_block()); the task name that starts the
+        kernel's line, its cpuset suffix, the stack dump and the Mem-Info report that follow
+        are not modelled.
+        """
         from .workload import kernel_alloc
         a = self.arch
         order = max(a.pmd_shift - a.page_shift, 0)
@@ -489,6 +528,10 @@ class Machine:
         while left > 0:
             o = order if left >= 1 << order else 0
             got = kernel_alloc(self, nid, o, PageKind.KERNEL, "vmemmap", cpu=self.cpus[0])
+            if got is None:
+                self.printk_once("vmemmap_alloc_block",
+                                 f"vmemmap alloc failure: order:{o}, mode:0x4cc0(GFP_KERNEL|__GFP_RETRY_MAYFAIL), "
+                                 "nodemask=(null)", level="warn")
             if got is None and o:
                 o = 0
                 got = kernel_alloc(self, nid, 0, PageKind.KERNEL, "vmemmap", cpu=self.cpus[0])
@@ -502,23 +545,28 @@ class Machine:
     def _free_memmap_allocs(self, allocs: list) -> None:
         from .workload import free_unit
         for zone, pfn, order in allocs:
-            free_unit(self, zone, pfn, order, self.cpus[0])
+            free_unit(self, zone, pfn, order, self.cpus[0], PageKind.KERNEL)
 
     def remove_sections(self, start: int, size: int) -> None:
-        """sparse_remove_section(): depopulate the memmap and clear the sections."""
+        """sparse_remove_section(): depopulate the memmap and clear the sections (each present one takes its count off nr_memmap_pages)."""
         a = self.arch
         pfn, nr = start >> a.page_shift, size >> a.page_shift
-        for key in [k for k in self._memmap_allocs_for if k[0] >= pfn and k[0] + k[1] <= pfn + nr]:
+        inside = lambda k: k[0] >= pfn and k[0] + k[1] <= pfn + nr  # noqa: E731
+        for key in [k for k in self._memmap_allocs_for if inside(k)]:
             self._free_memmap_allocs(self._memmap_allocs_for.pop(key))
-            self.nr_memmap_pages -= self._memmap_counted.pop(key, 0)     # depopulate_section_memmap()
-        for key in [k for k in self._memmap_altmap_for if k[0] >= pfn and k[0] + k[1] <= pfn + nr]:
+        for key in [k for k in self._memmap_altmap_for if inside(k)]:
             del self._memmap_altmap_for[key]     # vmem_altmap_free(): the pfns leave with the block
+        counted = [(k, v) for k, v in self._memmap_counted.items() if k[0] < pfn + nr and k[0] + k[1] > pfn]
         pps = a.pages_per_section
         for sec in range(pfn // pps, (pfn + nr) // pps):
             arr, idx = self._root(sec, False)
             if arr is not None and arr[idx] & SECTION_MARKED_PRESENT:
                 arr[idx] = 0
                 self._section_nid[sec // SECTIONS_PER_ROOT][idx] = -1
+                # depopulate_section_memmap(): memmap_pages_add(-section_nr_vmemmap_pages())
+                self.nr_memmap_pages -= next((v for k, v in counted if k[0] <= sec * pps < k[0] + k[1]), 0)
+        for key in [k for k, _ in counted if inside(k)]:
+            del self._memmap_counted[key]
 
     # ------------------------------------------------------------------------------------------
     # memory blocks
@@ -686,43 +734,63 @@ class Machine:
         self.clock += 0.0001
         self.dmesg_lines.append(f"[{self.clock:12.6f}] {msg}")
 
-    def pr_debug(self, file: str, msg: str) -> None:
-        """pr_debug(): printed only when dynamic debug is on for ``file`` (dyndbg="file F +p")."""
+    def printk_once(self, key: str, msg: str, level: str = "info") -> bool:
+        """printk_once() / pr_warn_once(): only the first call for ``key`` in this boot prints; True if it did."""
+        if key in self._printed_once:
+            return False
+        self._printed_once.add(key)
+        self.printk(msg, level)
+        return True
+
+    def pr_debug(self, file: str, msg: str) -> bool:
+        """pr_debug(): printed only when dynamic debug is on for ``file`` (dyndbg="file F +p"); True if printed."""
         if file in self.dyndbg_files:
             self.printk(msg, level="debug")
+            return True
+        return False
 
     def dump_page(self, pfn: int, reason: str) -> None:
-        """dump_page(): the lines the kernel prints about one page."""
+        """dump_page() (mm/debug.c): the page line, a compound page's head line, flags, page_type, the reason.
+
+        Leaves out the hex word before the flags' names, lastcpupid, and the raw: lines (kernel
+        addresses).  Slab is a page flag up to 6.9 and a page type from 6.10.
+        """
         pm = self.pagemap_of(pfn)
         i = pfn - pm.start_pfn
         kind = int(pm.kind[i])
         node = self.block_of_pfn(pfn).nid
         zone = self.block_of_pfn(pfn).zone
         zid = zone.idx if zone is not None else 0
-        names = {PageKind.SLAB: "slab", PageKind.SLAB_HEAD: "slab|head", PageKind.COMPOUND_HEAD: "head",
-                 PageKind.THP_HEAD: "head|lru"}.get(kind, "")
-        flags = (names + "|" if names else "") + f"node={node}|zone={zid}"
-        head = "page:(____ptrval____)" if self.kernel.dump_page_ptrval else "page:"
-        self.printk(f"{head} refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}")
+        k = self.kernel
+        slab = kind in (PageKind.SLAB, PageKind.SLAB_HEAD)
+        compound = kind in (PageKind.SLAB_HEAD, PageKind.COMPOUND_HEAD, PageKind.THP_HEAD)
+        names = (["slab"] if slab and not k.slab_page_type else []) + (["head"] if compound else []) + \
+            (["lru"] if kind == PageKind.THP_HEAD else [])
+        flags = "|".join(names + [f"node={node}", f"zone={zid}"])
+        ptr = "(____ptrval____)" if k.dump_page_ptrval else ""
+        self.printk(f"page:{ptr} refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}")
+        if compound:
+            order = max(int(pm.order[i]), 0)
+            if k.dump_page_ptrval:
+                self.printk(f"head:(____ptrval____) order:{order} compound_mapcount:0 compound_pincount:0")
+            else:
+                self.printk(f"head: order:{order} mapcount:0 entire_mapcount:0 nr_pages_mapped:0 pincount:0")
         self.printk(f"flags: ({flags})")
+        if slab and k.slab_page_type:
+            self.printk("page_type: f5(slab)")
         self.printk(f"page dumped because: {reason}")
+
+    def dmesg_log_since(self, mark: int) -> list[str]:
+        """The messages printed since the log had ``mark`` lines, without their timestamps."""
+        return [line.split("] ", 1)[1] for line in self.dmesg_lines[mark:]]
 
     def dmesg(self) -> str:
         """The kernel log."""
         return "\n".join(self.dmesg_lines) + ("\n" if self.dmesg_lines else "")
 
     # ------------------------------------------------------------------------------------------
-    # state snapshots (failed operations restore them)
+    # failed operations
     # ------------------------------------------------------------------------------------------
-    def snapshot_counters(self) -> dict:
-        """Copy of the counters an aborted hot-add must restore."""
-        return {"nr_memmap_pages": self.nr_memmap_pages, "max_pfn": self.max_pfn}
-
-    def restore_counters(self, snap: dict) -> None:
-        """Put back what :meth:`snapshot_counters` saved."""
-        self.nr_memmap_pages = snap["nr_memmap_pages"]
-        self.max_pfn = snap["max_pfn"]
-
     def undo_failed_isolation(self, mem: MemoryBlock, zone: Zone, start_pfn: int, end_pfn: int, bad: int) -> None:
         """undo_isolate_page_range() after a failed start_isolate_page_range().
 
@@ -764,14 +832,22 @@ class Machine:
         from . import sysfs
         return sysfs.read(self, path)
 
-    def write(self, path: str, value: str) -> int:
-        """``echo -n VALUE > PATH``: bytes written, or KernelError with the kernel's errno.
+    def write(self, path: str, value: str | bytes) -> int:
+        """``echo -n VALUE > PATH``: one write(2) of ``value`` (str or bytes); bytes written, or KernelError.
 
-        A failed write leaves the machine as it was, except for what the kernel itself also
-        leaves behind (a failed offline has drained the zone's per-cpu lists).
+        The KernelError carries the kernel's errno and, in ``log``, the lines this write
+        printed.  A failed write leaves the machine as it was, except for what the kernel itself
+        also leaves behind: a failed offline has drained the zone's per-cpu lists, and one
+        interrupted while migrating (EINTR) leaves the pages it had migrated where they went.
+        A value that is neither str nor bytes is a TypeError.
         """
         from . import sysfs
-        return sysfs.write(self, path, value)
+        mark = len(self.dmesg_lines)
+        try:
+            return sysfs.write(self, path, value)
+        except KernelError as e:
+            e.log = self.dmesg_log_since(mark)
+            raise
 
     def ls(self, path: str) -> list[str]:
         """``ls PATH`` for the sysfs directories the model has."""

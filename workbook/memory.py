@@ -202,7 +202,7 @@ def state_store(m: "Machine", mem: MemoryBlock, buf: str) -> int:
 def online_store(m: "Machine", mem: MemoryBlock, buf: str) -> int:
     """online_store(): kstrtobool; writing the current state succeeds (only ret < 0 is an error)."""
     from .cmdline import kstrtobool
-    val = kstrtobool(buf.strip(), m.kernel.kstrtobool_tf)
+    val = kstrtobool(buf, m.kernel.kstrtobool_tf)                  # the raw buffer: " 1" is EINVAL, "1\n" and "yes" are true
     if val is None:
         raise KernelError(EINVAL, f"invalid value {buf!r}", function="online_store")
     if val:

@@ -171,8 +171,8 @@ def register_memory_resource(m: "Machine", start: int, size: int, resource_name:
     res = m.request_memory_region(start, size, resource_name)
     if res is None:
         msg = f"Unable to reserve System RAM region: {start:016x}->{start + size:016x}"
-        m.pr_debug("mm/memory_hotplug.c", msg)
-        raise KernelError(EEXIST, msg, [msg], "register_memory_resource")
+        printed = m.pr_debug("mm/memory_hotplug.c", msg)          # only with dynamic debug on
+        raise KernelError(EEXIST, msg, [msg] if printed else [], "register_memory_resource")
     return res
 
 
@@ -193,12 +193,19 @@ def add_memory_resource(m: "Machine", nid: int, start: int, size: int, mhp_flags
                         group: MemoryGroup | None = None) -> list[MemoryBlock]:
     """add_memory_resource(): sections, memmap (maybe on the memory itself) and memory block devices.
 
-    The resource is already registered (:func:`add_memory`).  On any failure everything done
-    here is undone and the error is raised.
+    The resource is already registered (:func:`add_memory`, :func:`add_memory_driver_managed`):
+    E2BIG and EEXIST came first.  Then, in the kernel's order: block alignment (EINVAL), the
+    node (EINVAL), memmap_on_memory where an unsupported request fails (5.13-6.5, EINVAL).
+    When arch_add_memory() fails part-way, the caller releases the resource but nothing takes
+    back the sections added before the failing one (see Machine.add_sections); from 6.8,
+    blocks that a multi-block add had already completed are removed again
+    (create_altmaps_and_memory_blocks()).
     """
     check_hotplug_memory_range(m, start, size)
     if nid not in m.nodes:
-        raise KernelError(EINVAL, f"node {nid} was absent from the node_possible_map", function="add_memory_resource")
+        msg = f"node {nid} was absent from the node_possible_map"
+        m.printk(msg, level="warn")                 # WARN(1, ...): the splat around it is not modelled
+        raise KernelError(EINVAL, msg, [msg], "add_memory_resource")
     k = m.kernel
     use_altmap = False
     if mhp_flags & MHP_MEMMAP_ON_MEMORY:
@@ -206,41 +213,36 @@ def add_memory_resource(m: "Machine", nid: int, start: int, size: int, mhp_flags
             use_altmap = True
         elif k.unsupported_flag_fails:
             raise KernelError(EINVAL, memmap_on_memory_refusal(m, size) or "", function="add_memory_resource")
-    snapshot = m.snapshot_counters()
     blocks: list[MemoryBlock] = []
     bs = m.block_size
-    try:
-        if use_altmap and k.altmap_per_block:
-            # create_altmaps_and_memory_blocks(): one altmap per block, at the start of that block
-            for cur in range(start, start + size, bs):
-                altmap = VmemAltmap(base_pfn=m.arch.pfn(cur), end_pfn=m.arch.pfn(cur + bs - 1),
-                                    free=memory_block_memmap_on_memory_pages(m),
-                                    inaccessible=bool(mhp_flags & MHP_OFFLINE_INACCESSIBLE))
+    if use_altmap and k.altmap_per_block:
+        # create_altmaps_and_memory_blocks(): one altmap per block, at the start of that block
+        for cur in range(start, start + size, bs):
+            altmap = VmemAltmap(base_pfn=m.arch.pfn(cur), end_pfn=m.arch.pfn(cur + bs - 1),
+                                free=memory_block_memmap_on_memory_pages(m),
+                                inaccessible=bool(mhp_flags & MHP_OFFLINE_INACCESSIBLE))
+            try:
                 arch_add_memory(m, nid, cur, bs, altmap)
-                blocks += create_memory_block_devices(m, cur, bs, nid, altmap, 0, group)
-        elif use_altmap and k.altmap_in_memory_block:
-            # 6.6-6.7: one altmap for the (single-block) range, free = the block's memmap pages
-            # (padded in force mode); the block keeps a heap copy (kmalloc + memcpy) as mem->altmap
-            altmap = VmemAltmap(base_pfn=m.arch.pfn(start), end_pfn=m.arch.pfn(start + size - 1),
-                                free=memory_block_memmap_on_memory_pages(m))
-            arch_add_memory(m, nid, start, size, altmap)
-            blocks += create_memory_block_devices(m, start, size, nid, altmap, 0, group)
-        elif use_altmap:
-            # 5.13..6.5: one altmap for the (single-block) range, on the stack, free = the whole
-            # range; only what it handed out survives, as the block's nr_vmemmap_pages
-            altmap = VmemAltmap(base_pfn=m.arch.pfn(start), free=size >> m.arch.page_shift)
-            arch_add_memory(m, nid, start, size, altmap)
-            blocks += create_memory_block_devices(m, start, size, nid, None, altmap.alloc, group)
-        else:
-            arch_add_memory(m, nid, start, size, None)
-            blocks += create_memory_block_devices(m, start, size, nid, None, 0, group)
-    except KernelError:
-        for b in blocks:
-            m.unregister_block(b)
-        m.remove_sections(start, size)
-        m.restore_counters(snapshot)
-        raise
-    m.raise_max_pfn(m.arch.pfn(start + size))
+            except KernelError:
+                remove_memory_blocks_and_altmaps(m, blocks)
+                raise
+            blocks += create_memory_block_devices(m, cur, bs, nid, altmap, 0, group)
+    elif use_altmap and k.altmap_in_memory_block:
+        # 6.6-6.7: one altmap for the (single-block) range, free = the block's memmap pages
+        # (padded in force mode); the block keeps a heap copy (kmalloc + memcpy) as mem->altmap
+        altmap = VmemAltmap(base_pfn=m.arch.pfn(start), end_pfn=m.arch.pfn(start + size - 1),
+                            free=memory_block_memmap_on_memory_pages(m))
+        arch_add_memory(m, nid, start, size, altmap)
+        blocks += create_memory_block_devices(m, start, size, nid, altmap, 0, group)
+    elif use_altmap:
+        # 5.13..6.5: one altmap for the (single-block) range, on the stack, free = the whole
+        # range; only what it handed out survives, as the block's nr_vmemmap_pages
+        altmap = VmemAltmap(base_pfn=m.arch.pfn(start), free=size >> m.arch.page_shift)
+        arch_add_memory(m, nid, start, size, altmap)
+        blocks += create_memory_block_devices(m, start, size, nid, None, altmap.alloc, group)
+    else:
+        arch_add_memory(m, nid, start, size, None)
+        blocks += create_memory_block_devices(m, start, size, nid, None, 0, group)
     if m.params.default_online_type != MMOP_OFFLINE:
         for b in blocks:
             online_memory_block(m, b)
@@ -281,14 +283,38 @@ def remove_memory(m: "Machine", start: int, size: int) -> None:
 
 @kernel_function("arch/x86/mm/init_64.c")
 def arch_add_memory(m: "Machine", nid: int, start: int, size: int, altmap: VmemAltmap | None) -> None:
-    """arch_add_memory() -> __add_pages() -> sparse_add_section() for each section, memmap included."""
+    """arch_add_memory() -> add_pages() -> __add_pages(): sparse_add_section() for each section, memmap included.
+
+    x86's add_pages() raises max_pfn (update_end_of_memory_vars()) whatever __add_pages()
+    returned; the WARN_ON_ONCE() splat it prints on failure is not modelled.  Other
+    architectures raise it only on success.
+    """
     pfn, nr = m.arch.pfn(start), size >> m.arch.page_shift
-    if altmap is not None and (altmap.base_pfn != pfn or altmap.offset() > nr):
-        m.printk("memory add fail, invalid altmap", level="warn")
-        raise KernelError(EINVAL, "memory add fail, invalid altmap", function="__add_pages")
-    if altmap is not None:
-        altmap.alloc = 0
-    m.add_sections(nid, pfn, nr, altmap)
+    try:
+        if altmap is not None and (altmap.base_pfn != pfn or altmap.offset() > nr):
+            printed = m.printk_once("__add_pages invalid altmap", "memory add fail, invalid altmap", level="warn")
+            raise KernelError(EINVAL, "memory add fail, invalid altmap", ["memory add fail, invalid altmap"]
+                              if printed else [], function="__add_pages")
+        if altmap is not None:
+            altmap.alloc = 0
+        m.add_sections(nid, pfn, nr, altmap)
+    except KernelError:
+        if m.arch.name.startswith("x86_64"):
+            m.raise_max_pfn(pfn + nr)
+        raise
+    m.raise_max_pfn(pfn + nr)
+
+
+def remove_memory_blocks_and_altmaps(m: "Machine", blocks: list[MemoryBlock]) -> None:
+    """remove_memory_blocks_and_altmaps() (6.8+): each block's device, then its sections, then its altmap."""
+    for b in blocks:
+        m.unregister_block(b)                      # remove_memory_block_devices()
+        start = b.start_pfn << m.arch.page_shift
+        m.remove_sections(start, b.nr_pages << m.arch.page_shift)      # arch_remove_memory()
+        if b.altmap is not None:
+            b.altmap.free_pages(b.altmap.alloc)
+            if b.altmap.alloc:
+                m.printk("Altmap not fully unmapped", level="warn")
 
 
 @kernel_function("drivers/base/memory.c")
@@ -606,8 +632,9 @@ def do_migrate_range(m: "Machine", mem: MemoryBlock, units: list[tuple[int, int,
     """do_migrate_range(): move each movable allocation to another node with memory (same node if none).
 
     A THP that finds no huge page on the target is split and moved as base pages
-    (thp_migration_split).  Returns False when no target page can be found: the kernel
-    then retries until the writer gets a signal.
+    (thp_migration_split); it stays split even if none of them finds room.  Returns False
+    at the first page that finds no target page: the kernel then retries until the writer
+    gets a signal, and every retry stops at the same page while nothing frees memory.
     """
     from .workload import alloc_for_migration, move_allocation
     others = [n.nid for n in m.nodes.values() if n.nid != mem.nid and n.has_memory()]
@@ -621,18 +648,20 @@ def do_migrate_range(m: "Machine", mem: MemoryBlock, units: list[tuple[int, int,
             continue
         if not order:
             return False
+        # no huge page on the target: migrate_pages_batch() splits the THP (try_split_folio())
+        # and moves its base pages until one finds no room; a split THP stays split
+        pm.kind[pfn - pm.start_pfn:pfn - pm.start_pfn + (1 << order)] = PageKind.ANON
+        pm.order[pfn - pm.start_pfn] = 0
+        m.nodes[mem.nid].stats["nr_anon_transparent_hugepages"] -= 1
+        alloc = m.allocations.get(owner)
+        if alloc is not None:
+            z, p, o = alloc.units.pop(pfn)
+            for q in range(pfn, pfn + (1 << order)):
+                alloc.add(z, q, 0)
         for sub in range(pfn, pfn + (1 << order)):
             got = alloc_for_migration(m, nodemask, mem.nid, 0, owner, PageKind.ANON)
             if got is None:
                 return False
-            if sub == pfn:
-                pm.kind[pfn - pm.start_pfn:pfn - pm.start_pfn + (1 << order)] = PageKind.ANON
-                pm.order[pfn - pm.start_pfn] = 0
-                alloc = m.allocations.get(owner)
-                if alloc is not None:
-                    z, p, o = alloc.units.pop(pfn)
-                    for q in range(pfn, pfn + (1 << order)):
-                        alloc.add(z, q, 0)
             move_allocation(m, owner, sub, 0, got[0], got[1])
     return True
 
@@ -755,9 +784,9 @@ def try_remove_memory(m: "Machine", start: int, size: int) -> None:
                 m.printk(msg, level="warn")
                 raise KernelError(EINVAL, msg, [msg], "try_remove_memory")
         elif len(with_altmap) != len(blocks):
-            msg = "WARNING: memory_blocks_have_altmaps(): mixed altmap and non-altmap blocks"
-            m.printk(msg, level="warn")
-            raise KernelError(EINVAL, msg, [msg], "memory_blocks_have_altmaps")
+            # WARN_ON_ONCE(num_memblocks != num_altmaps): a splat with no message (not modelled)
+            raise KernelError(EINVAL, "some blocks of the range have an altmap, others do not",
+                              function="memory_blocks_have_altmaps")
     m.release_mem_region_adjustable(start, size)
     for b in blocks:
         m.unregister_block(b)              # remove_memory_block_devices()

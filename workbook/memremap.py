@@ -96,8 +96,8 @@ def memremap_pages(m: "Machine", pgmap: DevPagemap) -> None:
         nid = pgmap.nid if pgmap.nid >= 0 else min(m.nodes)
         pfn, nr = start >> m.arch.page_shift, (end + 1 - start) >> m.arch.page_shift
         m.add_sections(nid, pfn, nr, None, pgmap.vmemmap_shift)
-        if not m.nodes[nid].has_memory() and "offnode" not in m.warned_once:
-            m.warned_once.add("offnode")                                 # pr_warn_once()
+        if not m.nodes[nid].has_memory() and "offnode" not in m._printed_once:
+            m._printed_once.add("offnode")                               # pr_warn_once()
             page = 0xFFFFEA0000000000 + (pfn * m.arch.struct_page_size)    # the vmemmap address of the first page
             m.printk(f"[{page:016x}-{page + m.arch.page_size - 1:016x}] potential offnode page_structs")
         move_pfn_range_to_zone(m, m.nodes[nid].zones[ZONE_DEVICE], pfn, nr, 0)

@@ -9,9 +9,46 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .arch import GiB, KiB, MiB
+from .arch import GiB, KiB
 
-__all__ = ["E820Entry", "PcMemoryLayout", "pc_memory_layout", "Dimm"]
+__all__ = ["E820Entry", "PcMemoryLayout", "pc_memory_layout", "Dimm", "QemuError", "qemu_strtosz",
+           "memory_device_get_free_addr", "next_dimm_addr", "QEMU_VMALLOC_ALIGN"]
+
+# include/qemu/osdep.h: the alignment of anonymous guest RAM on an x86_64 (also arm, aarch64, ppc64)
+# Linux host, "so transparent hugepages can be used by KVM"; a memory-backend-ram's region
+# alignment, and so the alignment pc-dimm addresses and sizes need.
+QEMU_VMALLOC_ALIGN = 512 * 4096
+
+
+class QemuError(ValueError):
+    """An error QEMU reports for a QMP/HMP command (the ``desc`` of its GenericError)."""
+
+
+def qemu_strtosz(text: str) -> int:
+    """util/cutils.c qemu_strtosz(): ``"128M"``, ``"1.5G"``, ``"0x8000000"``, ``"4096"`` to bytes.
+
+    Decimal with an optional fraction and a binary suffix (B, K, M, G, T, P, E), or hex
+    without a fraction.  Raises ValueError for anything QEMU refuses (a sign, an exponent,
+    a fraction without a suffix larger than B, trailing text, 2**64 or more).
+    """
+    import re
+
+    mm = re.fullmatch(r"\s*(0[xX][0-9a-fA-F]+|\d+)(\.\d*)?([bBkKmMgGtTpPeE])?", text)
+    if mm is None or (mm.group(1)[:2].lower() == "0x" and mm.group(2) is not None):
+        raise ValueError(f"not a size: {text!r}")
+    digits, frac, suffix = mm.groups()
+    val = int(digits, 16 if digits[:2].lower() == "0x" else 10)
+    mul = 1 << (10 * "BKMGTPE".index((suffix or "B").upper()))
+    # the fraction as QEMU keeps it: a double scaled to 64.64 fixed point, truncated
+    valf = int(float("0" + frac) * 2.0 ** 64) if frac and frac != "." else 0
+    if mul == 1 and valf:
+        raise ValueError(f"a fraction needs a suffix larger than B: {text!r}")
+    prod = valf * mul
+    total = val * mul + (prod >> 64) + ((prod >> 63) & 1)        # round 0.5 upward
+    if total >= 1 << 64:
+        raise ValueError(f"out of range: {text!r}")
+    return total
+
 
 
 @dataclass(frozen=True)
@@ -34,6 +71,7 @@ class Dimm:
     slot: int
     memdev: str = ""
     blocks: list[int] = field(default_factory=list)   # memory block ids the guest created
+    enabled: bool = False      # the guest's ACPI driver enabled it (struct acpi_memory_info::enabled)
 
 
 @dataclass
@@ -119,7 +157,36 @@ def pc_memory_layout(ram_bytes: int, maxmem_bytes: int, slots: int, node_sizes: 
                           hotplug_node, hole64_start, 32 * GiB)
 
 
-def next_dimm_addr(layout: PcMemoryLayout, dimms: list[Dimm], size: int, align: int = 2 * MiB) -> int | None:
+def memory_device_get_free_addr(layout: PcMemoryLayout, dimms: list[Dimm], size: int, hint: int | None = None,
+                                align: int = QEMU_VMALLOC_ALIGN) -> int:
+    """hw/mem/memory-device.c memory_device_get_free_addr() (QEMU 7.2): the DIMM's address, or QemuError.
+
+    With a ``hint`` (device_add ``addr=``), QEMU checks it and never moves it; without one
+    it takes the first gap of the DIMM window that fits.  The space check against
+    ``maxmem`` (memory_device_check_addable()) comes before this, in the caller.
+    """
+    base, end = layout.device_memory_base, layout.device_memory_end
+    if hint is not None and hint % align:
+        raise QemuError(f"address must be aligned to {align:#x} bytes")
+    if size % align:
+        raise QemuError(f"backend memory size must be multiple of {align:#x}")
+    if hint is not None:
+        if hint < base or hint + size > end:
+            raise QemuError(f"can't add memory device [{hint:#x}:{size:#x}], usable range for memory devices "
+                            f"[{base:#x}:{end - base:#x}]")
+        for d in sorted(dimms, key=lambda d: d.addr):
+            if d.addr < hint + size and hint < d.addr + d.size:
+                raise QemuError(f"address range conflicts with memory device id='{d.id}'")
+        return hint
+    addr = next_dimm_addr(layout, dimms, size, align)
+    if addr is None:
+        raise QemuError("could not find position in guest address space for memory device - "
+                        "memory fragmented due to alignments")
+    return addr
+
+
+def next_dimm_addr(layout: PcMemoryLayout, dimms: list[Dimm], size: int,
+                   align: int = QEMU_VMALLOC_ALIGN) -> int | None:
     """memory_device_get_free_addr(): the first gap in the DIMM window that fits ``size``."""
     addr = layout.device_memory_base
     for d in sorted(dimms, key=lambda d: d.addr):

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .captures import CaptureError, load_capture_scenario
 from .errors import KernelError
 from .machine import Machine, NodeSpec
 from .observe import (BitMap, CaptureStep, Missing, ModelStep, Obs, StepContext, find_lsmem, observe,
@@ -44,10 +45,6 @@ __all__ = ["Field", "ReplayResult", "CaptureError", "ScenarioRunner", "StepRun",
 _SYS = "sys/devices/system"
 _KPF_KINDS = ("RESERVED", "OWNER_PRIVATE", "NOPAGE", "BUDDY")
 _DAX_KINDS = ("dax device", "dax driver", "dax attr", "dax region", "platform device", "memory tier", "module")
-
-
-class CaptureError(ValueError):
-    """A capture folder the replay cannot read at all (one line: the file and the problem)."""
 
 
 @dataclass
@@ -144,34 +141,6 @@ def _step_span(steps: list[str]) -> str:
 # ----------------------------------------------------------------------------------------------
 # the scenario
 # ----------------------------------------------------------------------------------------------
-def load_capture_scenario(capture_dir: str | os.PathLike) -> dict:
-    """The parsed scenario.json of a capture folder; CaptureError (one line) if it cannot be replayed."""
-    d = os.fspath(capture_dir)
-    if not os.path.isdir(d):
-        raise CaptureError(f"{d}: no such capture folder")
-    p = os.path.join(d, "scenario.json")
-    if not os.path.isfile(p):
-        raise CaptureError(f"{p}: missing (a capture folder holds scenario.json and one folder per step)")
-    try:
-        with open(p, encoding="utf-8") as f:
-            sc = json.load(f)
-    except (OSError, ValueError) as e:
-        raise CaptureError(f"{p}: not readable JSON ({e})") from None
-    if not isinstance(sc, dict):
-        raise CaptureError(f"{p}: not a scenario (a JSON object is expected)")
-    for key in ("kernel", "machine", "steps"):
-        if key not in sc:
-            raise CaptureError(f"{p}: no {key!r} key")
-    if not isinstance(sc["steps"], list) or not sc["steps"]:
-        raise CaptureError(f"{p}: no steps: nothing to compare")
-    from .kernel import get_kernel
-    try:
-        get_kernel(sc["kernel"].get("series") or sc["kernel"].get("release", "?"))
-    except ValueError as e:
-        raise CaptureError(f"{p}: {e}") from None
-    return sc
-
-
 def hot_nodes(sc: dict) -> list[int]:
     """Nodes whose memory all arrives by hot-plug, so all of it is compared.
 
@@ -699,7 +668,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             r = replay(d)
         except CaptureError as e:
-            print(f"replay: {e}", file=sys.stderr)
+            print(f"memhotplug-workbook replay: error: {e}", file=sys.stderr)
             rc = max(rc, 2)
             continue
         print(f"== {d}")

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Callable
 
 from . import cpu, procfs
 from .dax import sysfs as daxfs
-from .cmdline import kstrtobool, mhp_online_type_from_str, online_type_to_str
-from .errors import EACCES, EINVAL, ENOENT, KernelError
+from .cmdline import kstrtobool, kstrtouint, mhp_online_type_from_str, online_type_to_str, sysfs_streq
+from .errors import EACCES, EINVAL, ENOENT, ERANGE, KernelError
 from .memory import online_store, state_store, valid_zones_show
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,9 +89,10 @@ def _numastat(m: "Machine", nid: int) -> str:
 
 def read(m: "Machine", path: str) -> str | bytes:
     """Read a sysfs/procfs file of the model, exactly as ``cat`` would show it."""
-    if daxfs.handles(path):
-        return daxfs.read(m, path)
-    path = os.path.normpath(path)
+    raw = _path(path, normalise=False)
+    if daxfs.handles(raw):
+        return daxfs.read(m, raw)
+    path = os.path.normpath(raw)
     if path == "/proc/zoneinfo":
         return procfs.zoneinfo(m)
     if path == "/proc/meminfo":
@@ -147,10 +148,48 @@ def read(m: "Machine", path: str) -> str | bytes:
     raise KernelError(ENOENT, f"{path}: No such file or directory")
 
 
-def write(m: "Machine", path: str, value: str) -> int:
-    """Write ``value`` to a sysfs file of the model; returns bytes written or raises KernelError."""
+def _path(path: object, normalise: bool = True) -> str:
+    """A path argument as the model takes it: str or os.PathLike (bytes paths decoded as the OS would).
+
+    ``normalise=False`` keeps ``..`` for the trees whose symlinks the model resolves itself
+    (workbook.dax.sysfs: ``..`` after a symlink is the link target's parent, as in the kernel).
+    """
+    if isinstance(path, (str, bytes, os.PathLike)):
+        p = os.fsdecode(path)
+        return os.path.normpath(p) if normalise else p
+    raise TypeError(f"path must be str or os.PathLike, not {type(path).__name__}")
+
+
+def _buffer(value: object) -> bytes:
+    """The bytes a ``write(2)`` of ``value`` hands the kernel: bytes as they are, str UTF-8 encoded (as echo -n)."""
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"write(): the value must be str or bytes (what write(2) takes), not {type(value).__name__}")
+
+
+def write(m: "Machine", path: str, value: str | bytes) -> int:
+    """Write ``value`` (str or bytes) to a sysfs file of the model; returns bytes written or raises KernelError.
+
+    As kernfs_fop_write_iter() and sysfs_kf_write() do: a store method sees at most
+    PAGE_SIZE bytes, as a C string (it ends at the first NUL byte), and returns the whole
+    count; an empty write returns 0 without calling it.
+    """
+    path, buf = _path(path, normalise=False), _buffer(value)
+    buf = buf[:m.arch.page_size]               # no atomic_write_len: min(len, PAGE_SIZE)
+    count = len(buf)
+    text = buf.decode("latin-1").split("\0", 1)[0]      # buf[len] = '\0'; stores parse a C string
+    store = _store(m, path)
+    if count:
+        store(text)
+    return count
+
+
+def _store(m: "Machine", path: str) -> Callable[[str], object]:
+    """The store method of a sysfs file (ENOENT if there is no such file, EACCES if it is read-only)."""
     if daxfs.handles(path):
-        return daxfs.write(m, path, value)
+        return lambda buf: daxfs.write(m, path, buf)
     path = os.path.normpath(path)
     mm = re.fullmatch(rf"{MEM}/memory(\d+)/(\w+)", path)
     if mm:
@@ -159,46 +198,24 @@ def write(m: "Machine", path: str, value: str) -> int:
         if b is None:
             raise KernelError(ENOENT, f"{path}: No such file or directory")
         if attr == "state":
-            return state_store(m, b, value)
+            return lambda buf: state_store(m, b, buf)
         if attr == "online":
-            return online_store(m, b, value)
+            return lambda buf: online_store(m, b, buf)
         _block_attr(m, n, attr)            # ENOENT for unknown names
         raise KernelError(EACCES, f"{path}: Permission denied (read-only attribute)")
     mm = re.fullmatch(r"/sys/devices/system/cpu/cpu(\d+)/online", path)
     if mm:
-        return cpu.online_store(m, int(mm.group(1)), value, path)
+        cpu.cpu_online_show(m, int(mm.group(1)), path)      # ENOENT for cpu0 and unknown CPUs
+        return lambda buf: cpu.online_store(m, int(mm.group(1)), buf, path)
     if path == MOVABLE_GIGANTIC and m.kernel.movable_gigantic_pages:
-        # mm/hugetlb_sysctl.c: proc_dointvec (6.19+)
-        try:
-            m.sysctl["vm.movable_gigantic_pages"] = int(value.strip())
-        except ValueError:
-            raise KernelError(EINVAL, f"invalid value {value!r}", function="proc_dointvec") from None
-        return len(value)
+        return lambda buf: _movable_gigantic_store(m, buf)
     if path == f"{MEM}/auto_online_blocks":
-        t = mhp_online_type_from_str(value)
-        if t < 0:
-            raise KernelError(EINVAL, f"invalid online type {value!r}", function="auto_online_blocks_store")
-        m.params.default_online_type = t
-        return len(value)
+        return lambda buf: _auto_online_blocks_store(m, buf)
     mm = re.fullmatch(rf"{PARAMS}/(\w+)", path)
     if mm and mm.group(1) in _params(m):
-        name, v = mm.group(1), value.rstrip("\n")
-        if name == "memmap_on_memory":
+        if mm.group(1) == "memmap_on_memory":
             raise KernelError(EACCES, f"{path}: Permission denied (0444: set it on the kernel command line)")
-        if name == "online_policy":
-            if v not in ("contig-zones", "auto-movable"):
-                raise KernelError(EINVAL, f"invalid online_policy {v!r}", function="set_online_policy")
-            m.params.online_policy = v
-        elif name == "auto_movable_ratio":
-            if not v.isdigit():
-                raise KernelError(EINVAL, f"invalid auto_movable_ratio {v!r}", function="param_set_uint")
-            m.params.auto_movable_ratio = int(v)
-        elif name == "auto_movable_numa_aware":
-            b = kstrtobool(v, m.kernel.kstrtobool_tf)
-            if b is None:
-                raise KernelError(EINVAL, f"invalid bool {v!r}", function="param_set_bool")
-            m.params.auto_movable_numa_aware = b
-        return len(value)
+        return lambda buf: _param_store(m, mm.group(1), buf)
     try:
         read(m, path)
     except KernelError:
@@ -206,11 +223,53 @@ def write(m: "Machine", path: str, value: str) -> int:
     raise KernelError(EACCES, f"{path}: Permission denied (read-only)")
 
 
+def _movable_gigantic_store(m: "Machine", buf: str) -> None:
+    """vm.movable_gigantic_pages (mm/hugetlb_sysctl.c, 6.19+): proc_dointvec."""
+    try:
+        m.sysctl["vm.movable_gigantic_pages"] = int(buf.strip())
+    except ValueError:
+        raise KernelError(EINVAL, f"invalid value {buf!r}", function="proc_dointvec") from None
+
+
+def _auto_online_blocks_store(m: "Machine", buf: str) -> None:
+    """auto_online_blocks_store() (drivers/base/memory.c)."""
+    t = mhp_online_type_from_str(buf)
+    if t < 0:
+        raise KernelError(EINVAL, f"invalid online type {buf!r}", function="auto_online_blocks_store")
+    m.params.default_online_type = t
+
+
+def _param_store(m: "Machine", name: str, buf: str) -> None:
+    """param_attr_store() of the memory_hotplug module parameters (kernel/params.c, mm/memory_hotplug.c)."""
+    if name == "online_policy":
+        # set_online_policy(): sysfs_match_string()
+        for policy in ("contig-zones", "auto-movable"):
+            if sysfs_streq(buf, policy):
+                m.params.online_policy = policy
+                return
+        raise KernelError(EINVAL, f"invalid online_policy {buf!r}", function="set_online_policy")
+    if name == "auto_movable_ratio":
+        try:
+            v = kstrtouint(buf, 0)
+        except OverflowError:
+            raise KernelError(ERANGE, f"{buf!r} does not fit an unsigned int", function="param_set_uint") from None
+        if v is None:
+            raise KernelError(EINVAL, f"invalid unsigned int {buf!r}", function="param_set_uint")
+        m.params.auto_movable_ratio = v
+        return
+    if name == "auto_movable_numa_aware":
+        b = kstrtobool(buf, m.kernel.kstrtobool_tf)
+        if b is None:
+            raise KernelError(EINVAL, f"invalid bool {buf!r}", function="param_set_bool")
+        m.params.auto_movable_numa_aware = b
+
+
 def listdir(m: "Machine", path: str) -> list[str]:
     """Entries of a sysfs directory of the model (``ls``)."""
-    if daxfs.handles(path):
-        return daxfs.listdir(m, path)
-    path = os.path.normpath(path)
+    raw = _path(path, normalise=False)
+    if daxfs.handles(raw):
+        return daxfs.listdir(m, raw)
+    path = os.path.normpath(raw)
     if path == "/sys/bus":
         return ["dax", "platform"]
     if path == MEM:

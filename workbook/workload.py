@@ -282,6 +282,11 @@ def start_pipe_pin(m: "Machine", nid: int, nbytes: int, pipes: int, cpu: int | N
     return alloc
 
 
+# (order 0, order > 0) -> PageKind of an allocation unit in boot memory, per owner kind
+_BOOT_UNIT_KIND = {"anon": (PageKind.ANON, PageKind.THP_HEAD), "pin": (PageKind.KERNEL, PageKind.COMPOUND_HEAD),
+                   "kernel": (PageKind.KERNEL, PageKind.COMPOUND_HEAD)}
+
+
 @kernel_function("kernel/exit.c", "do_exit")
 def stop_workload(m: "Machine", owner: int) -> None:
     """The owner exits: its pages are freed (retained slab pages stay allocated)."""
@@ -289,7 +294,9 @@ def stop_workload(m: "Machine", owner: int) -> None:
     if alloc is None:
         raise KernelError(EINVAL, f"no workload {owner}", function="do_exit")
     for zone, pfn, order in sorted(alloc.units.values(), key=lambda u: u[1]):
-        free_unit(m, zone, pfn, order, alloc.cpu)
+        # boot memory has no per-pfn state: what the unit was follows from the owner and the order
+        kind = None if pfn >= 0 else _BOOT_UNIT_KIND[alloc.kind][order > 0]
+        free_unit(m, zone, pfn, order, alloc.cpu, kind)
     if alloc.retained:
         keep = Allocation(m.new_owner(), f"slab left by {alloc.name}", "kernel", alloc.nid, alloc.cpu)
         for z, p, o in alloc.retained:
