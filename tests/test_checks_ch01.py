@@ -52,3 +52,22 @@ def test_in_hex_keeps_non_numbers() -> None:
     bad = CheckResult(False, "'x' is not a whole number", "rule")
     assert in_hex(bad, "x", 5) is bad
     assert repr(in_hex(CheckResult(True, "5"), 5, 5)) == "right: 0x5"
+
+
+@pytest.mark.parametrize(("answer", "hint"), [
+    (0x7FFFF123 >> 12, "shifts by 12, as for 4 KiB pages (dropping three hex digits works only then); "
+                       "arm64-16k has PAGE_SHIFT 14"),
+    (0x7FFFF123 >> 16, "shifts by 16, as for 64 KiB pages; arm64-16k has PAGE_SHIFT 14"),
+    (0x3123, "offset inside the page"),            # the low 14 bits
+    (0x7FFFF123 * 16384, "that multiplies"),
+])
+def test_pfn_mistakes_of_exercise_1_1(answer: int, hint: str) -> None:
+    """Exercise 1.1 (16 KiB pages): the x86 shortcut and the other page sizes are named, not 'that is not it'."""
+    assert check_pfn(0x1FFFF, 0x7FFFF123, arch="arm64-16k").ok
+    r = check_pfn(answer, 0x7FFFF123, arch="arm64-16k")
+    assert not r.ok and hint in repr(r) and r.rule.endswith("addr >> 14")
+
+
+def test_pfn_hex_digits_read_as_decimal() -> None:
+    r = check_pfn(100001, 0x100001234)                      # pfn 0x100001 typed without its 0x
+    assert not r.ok and "hex digits read as a decimal number" in repr(r)

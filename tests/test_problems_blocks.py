@@ -52,3 +52,29 @@ def test_block_of_address(seed: int) -> None:
     assert p.answer == addr // block
     assert p.check(p.answer).ok and p.answer not in p.mistakes
     assert "hexadecimal" in repr(p.check(addr // int(p.params["block_size_bytes"])))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_memory_block_size_names_every_other_probe_size(seed: int) -> None:
+    """Every size the probe can return, when wrong, gets the rule it misses; so do bytes and block_size_bytes."""
+    p = generate("memory-block-size", seed)
+    for mib in (2048, 1024, 512, 256, 128):
+        if mib != p.answer:
+            assert "that is not it" not in repr(p.check(mib)), mib
+    assert "in bytes" in repr(p.check(p.answer << 20))
+    assert "read as a decimal number" in repr(p.check(int(f"{p.answer << 20:x}")))
+
+
+def test_memory_block_size_bare_metal_is_not_the_vm_rule() -> None:
+    p = next(p for p in (generate("memory-block-size", s) for s in range(60))
+             if p.params["machine"] == "bare metal" and p.answer == 2048)
+    assert "the rule for VMs" in repr(p.check(1024))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_block_of_address_names_off_by_one_and_hex_phys_index(seed: int) -> None:
+    p = generate("block-of-address", seed)
+    assert "one block too far" in repr(p.check(p.answer + 1))
+    written = f"{p.answer:x}"
+    if written.isdigit() and int(written) != p.answer:
+        assert "phys_index prints" in repr(p.check(int(written)))

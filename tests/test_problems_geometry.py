@@ -66,3 +66,15 @@ def test_memmap_on_memory_allowed_covers_both_answers_and_every_arch() -> None:
     problems = [generate("memmap-on-memory-allowed", s) for s in range(60)]
     assert {p.answer for p in problems} == {True, False}
     assert {p.params["arch"] for p in problems} == set(ALLOWED_6_12)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_memmap_size_names_units_and_the_4k_rule(seed: int) -> None:
+    p = generate("memmap-size", seed)
+    page = PAGE_SIZE[p.params["arch"]]
+    nr = p.params["hot-added bytes"] // page
+    nbytes = nr * 64
+    assert "memmap in KiB" in repr(p.check(nbytes >> 10)) or nbytes >> 10 == p.answer
+    if page != 4096:
+        assert "holds for 4 KiB pages only" in repr(p.check(nr // 64))
+        assert "counts the memmap in 4 KiB pages" in repr(p.check(nbytes // 4096)) or nbytes // 4096 == nr // 64

@@ -50,3 +50,15 @@ def test_page_to_pfn_rejects_non_struct_page_addresses() -> None:
         page_to_pfn("x86_64", VMEMMAP_BASE["x86_64"] + 3)
     with pytest.raises(ValueError):
         pfn_to_page("x86_64", -1)
+
+
+def test_pfn_of_address_names_the_other_page_sizes_and_the_offset() -> None:
+    """The seeded exercise names what a wrong pfn misread, as the fixed one does (never only 'that is not it')."""
+    for seed in range(40):
+        p = generate("pfn-of-address", seed)
+        addr, shift = int(p.params["physical address"], 16), p.params["PAGE_SHIFT"]
+        for other in {12, 14, 16} - {shift}:
+            assert f"shifts by {other}" in repr(p.check(addr >> other))
+        offset = addr & (p.params["PAGE_SIZE"] - 1)
+        if offset != p.answer:
+            assert "offset inside the page" in repr(p.check(offset))

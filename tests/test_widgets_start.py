@@ -1,14 +1,18 @@
 """Chapter 00's widget driven in plain Python: controls in, model numbers and bokeh data out."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 from ipywidgets import Dropdown, SelectionSlider
 from jupyter_bokeh.widgets import BokehModel
 
-from widgets.start import HOT_ADD_SIZES, MemmapCost, block_size, size_options
+from widgets.start import (HOT_ADD_SIZES, OVERVIEW, MemmapCost, block_size, captured_kernels, kernel_overview,
+                           size_options)
 from workbook.arch import ARCHES, GiB, KiB, MiB, get_arch
+from workbook.captures import CAPTURES_DIR
+from workbook.kernel import CHANGES, KERNELS
 
 
 @pytest.fixture
@@ -130,3 +134,52 @@ def test_plot_always_shows_the_model_numbers(cost: MemmapCost) -> None:
             assert memmap >= 256 * KiB               # stays above the log axis floor of 0.1 MiB
             assert cost.fig.title.text.startswith(f"{name}: {label} hot-added needs ")
             assert f"{arch.memmap_pages(nr_pages):,} pages" in cost.summary.value
+
+
+# --- the kernel overview (chapter 00's version table) -------------------------------------------------
+
+def test_overview_names_only_changes_of_the_table() -> None:
+    """Every entry is a start (or an end) of a change in workbook.kernel.CHANGES: the overview cannot drift."""
+    events = {(c.switch, c.since) for c in CHANGES} | {(c.switch, c.until) for c in CHANGES if c.until}
+    assert set(OVERVIEW) <= events
+    for text, chapters in OVERVIEW.values():
+        assert text and all(ch.isdigit() and len(ch) == 2 for ch in chapters.split(", "))
+
+
+def _rows() -> dict[str, list[str]]:
+    lines = kernel_overview().splitlines()
+    assert lines[0].startswith("| kernel |") and lines[1].startswith("|---")
+    return {cells[0].strip("* "): cells[1:] for cells in
+            ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])}
+
+
+def test_overview_runs_over_every_profile_from_before_the_feature() -> None:
+    rows = _rows()
+    assert list(rows) == list(KERNELS) and list(rows)[0] == "5.10" and list(rows)[-1] == "7.2"
+    assert not KERNELS["5.10"].memmap_on_memory and rows["5.10"][0].startswith("no memmap-on-memory")
+    assert rows["5.13"][0].startswith("memmap-on-memory merged")
+    # a change lands in the first profile that has it, marked with its own release when that is earlier
+    assert "(6.11) the memmap pages are no longer `PageReserved`" in rows["6.12"][0]
+    assert "(5.14-5.19) switching on HVO" in rows["6.1"][0]       # came and went between 5.13 and 6.1
+    assert "(6.17) offlining a block with an unmovable kernel page fails at once again" in rows["6.18"][0]
+    assert "each block holds its own memmap" in rows["6.8"][0] and "(6.8)" not in rows["6.8"][0]
+
+
+def test_overview_lists_the_shipped_captures() -> None:
+    rows = _rows()
+    shipped = sorted(p.name for p in CAPTURES_DIR.iterdir() if p.is_dir())
+    assert sorted(captured_kernels()) == shipped == ["5.10", "6.1", "6.12", "7.2"]
+    assert {k: r[2] for k, r in rows.items() if r[2]} == {"5.10": "A, B", "6.1": "A-K", "6.12": "A-K", "7.2": "A, B"}
+
+
+def test_chapter_00_shows_the_overview_as_written_from_the_table() -> None:
+    """Chapter 00 holds the overview as Markdown (visible before running) and it is kernel_overview(), verbatim."""
+    import nbformat
+
+    from widgets.start import OVERVIEW_BEGIN, OVERVIEW_END
+
+    path = Path(__file__).resolve().parent.parent / "chapters" / "00_start_here.ipynb"
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    assert text.count(OVERVIEW_BEGIN) == text.count(OVERVIEW_END) == 1
+    held = text.split(OVERVIEW_BEGIN)[1].split(OVERVIEW_END)[0]
+    assert held.strip() == kernel_overview().strip(), "paste widgets.start.kernel_overview() into chapter 00"

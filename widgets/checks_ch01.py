@@ -8,6 +8,7 @@ from __future__ import annotations
 from widgets.checks import CheckResult, check_number
 from workbook.problems.answers import NOT_A_NUMBER, parse_int
 from workbook.arch import get_arch
+from workbook.problems.pages import pfn_mistakes
 from workbook.problems.vmemmap import pfn_to_page, vmemmap_base
 
 __all__ = ["check_pfn", "check_struct_page_address", "in_hex"]
@@ -29,15 +30,7 @@ def check_pfn(answer: object, addr: int, arch: str = "x86_64") -> CheckResult:
     """Check "which pfn holds physical address ``addr``?" (PHYS_PFN)."""
     a = get_arch(arch)
     expected = a.pfn(addr)
-    mistakes = {
-        addr: "that is the address itself; a pfn counts pages, not bytes",
-        addr >> 10: "that shifts by 10, a count of KiB; shift by PAGE_SHIFT",
-        (addr + a.page_size - 1) >> a.page_shift: "that rounds up, like PFN_UP(); PHYS_PFN() rounds down",
-    }
-    if a.page_shift != 12:
-        mistakes[addr >> 12] = f"that assumes 4 KiB pages; {a.name} has PAGE_SHIFT {a.page_shift}"
-    mistakes.pop(expected, None)
-    return in_hex(check_number(answer, expected, mistakes=mistakes,
+    return in_hex(check_number(answer, expected, mistakes=pfn_mistakes(addr, a),
                                rule=f"pfn = PHYS_PFN(addr) = addr >> PAGE_SHIFT = addr >> {a.page_shift}"),
                   answer, expected)
 

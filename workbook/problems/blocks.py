@@ -5,7 +5,8 @@ from ..arch import GiB, MiB, TiB, get_arch
 from ..machine import Machine
 from . import Problem, register, rng
 
-__all__ = ["memory_block_size", "block_of_address", "probe_block_size", "block_size_by_hand"]
+__all__ = ["memory_block_size", "block_of_address", "probe_block_size", "block_size_by_hand", "block_size_mistakes",
+           "block_id_mistakes"]
 
 _PROBE_ENDS = (2 * GiB, 16 * GiB, 63 * GiB, 64 * GiB, 64 * GiB + 128 * MiB, 65 * GiB, 96 * GiB,
                100 * GiB + 256 * MiB, 129 * GiB, 192 * GiB + 512 * MiB, 258 * GiB, 1 * TiB)
@@ -33,6 +34,67 @@ def block_size_by_hand(end: int, bare_metal: bool) -> tuple[int, list[str]]:
             return size, steps + [f"{end:#x} is a multiple of {_size(size)} ({size:#x}): {_size(size)}"]
         steps.append(f"{end:#x} is not a multiple of {_size(size)}")
     return 128 * MiB, steps + ["none divides it: 128 MiB"]
+
+
+#: The sizes x86's probe can return, largest first (MAX_BLOCK_SIZE down to MIN_MEMORY_BLOCK_SIZE).
+PROBE_SIZES = (2 * GiB, 1 * GiB, 512 * MiB, 256 * MiB, 128 * MiB)
+
+
+def block_size_mistakes(end: int, bare_metal: bool) -> dict[int, str]:
+    """Every block size the probe can return but does not for this machine (bytes), with the rule it misses.
+
+    Shared by the seeded problem (in MiB) and chapter 02's fixed check (in sections per block).
+    """
+    right, _ = block_size_by_hand(end, bare_metal)
+    where = f"boot memory ends at {_size(end)}"
+    out: dict[int, str] = {}
+    for size in PROBE_SIZES:
+        if size == right:
+            continue
+        if end < 64 * GiB:
+            why = f"{where}, below 64 GiB: the probe stops at its first rule, 128 MiB, whatever the machine"
+        elif bare_metal and size == 128 * MiB:
+            why = (f"128 MiB is for boot memory ending below 64 GiB; {where}, and on bare metal the probe then "
+                   "takes 2 GiB")
+        elif bare_metal:
+            why = (f"{where} (64 GiB or more) on bare metal: the probe takes 2 GiB at once; looking for a size "
+                   "that divides the end is the rule for VMs")
+        elif size == 128 * MiB:
+            why = (f"128 MiB is for boot memory ending below 64 GiB, or a VM whose end is aligned to none of "
+                   f"2 GiB, 1 GiB, 512 MiB, 256 MiB; {where}, a multiple of {_size(right)}")
+        elif size == 2 * GiB and end % size:
+            why = (f"2 GiB is bare metal's size; in a VM it needs the end of boot memory on a 2 GiB boundary, "
+                   f"and {end:#x} is not")
+        elif end % size:
+            why = f"{_size(size)} does not divide the end of boot memory, {end:#x}"
+        else:
+            why = (f"{_size(size)} divides the end, but so does the larger {_size(right)}: the VM rule tries "
+                   "2 GiB, 1 GiB, 512 MiB, 256 MiB in that order and takes the first that divides it")
+        out[size] = why
+    return out
+
+
+def block_id_mistakes(addr: int, block: int, arch: str = "x86_64") -> dict[int, str]:
+    """The wrong answers to "which memoryN holds ``addr``?" a learner is likely to give, and what each misread."""
+    a = get_arch(arch)
+    section_nr = a.pfn(addr) // a.pages_per_section
+    block_id = addr // block
+    text = f"{block:x}"
+    mistakes = {
+        section_nr: "that is the section number; a memory block is sections_per_block sections",
+        a.pfn(addr): "that is the pfn",
+        addr // int(text): f"that reads block_size_bytes as decimal; '{text}' is hexadecimal",
+        addr >> 20: "that is the address in MiB",
+    }
+    mistakes.setdefault(block_id + 1, "that is one block too far: memory0 starts at address 0, and the "
+                                      "division rounds down")
+    mistakes.setdefault(addr >> 30, "that is the address in GiB; divide by the block size")
+    written = f"{block_id:x}"
+    if written.isdigit() and int(written) != block_id:
+        mistakes.setdefault(int(written), f"that is the block number's hex digits (phys_index prints "
+                                          f"{block_id:08x}) read as decimal")
+    mistakes.pop(block_id, None)
+    return mistakes
 
 
 @register("memory-block-size", difficulty=2, chapter="02")
@@ -65,16 +127,14 @@ def memory_block_size(seed: int, exam: bool = False) -> Problem:
                       mib: "that is the block size in MiB; the question asks for the last block's number"},
             derivation=steps + [f"last byte {end - 1:#x} / {mib << 20:#x} = {last} (round down): memory{last}"],
             by_hand=hand >> 20 == mib, exam=True)
-    vm_sizes = [2048, 1024, 512, 256]
-    mistakes = {
-        128: "128 MiB is for boot memory ending below 64 GiB, or a VM whose end of boot memory is aligned "
-             "to none of 2 GiB / 1 GiB / 512 MiB / 256 MiB",
-        2048: "2 GiB is bare metal's size (64 GiB or more), or a VM whose boot memory ends on a 2 GiB boundary",
-    }
-    for s in vm_sizes[1:]:
-        mistakes.setdefault(s, "the VM rule tries 2 GiB, 1 GiB, 512 MiB, 256 MiB in that order and takes "
-                               "the first that divides the end of boot memory")
+    mistakes = {size >> 20: why for size, why in block_size_mistakes(end, bare).items()}
     mistakes.setdefault(end >> 20, "that is the end of boot memory itself, not the block size")
+    mistakes.setdefault(mib << 20, "that is the block size in bytes; the question asks for MiB")
+    if f"{mib << 20:x}".isdigit():
+        mistakes.setdefault(int(f"{mib << 20:x}"), f"that is block_size_bytes ({mib << 20:x}, hexadecimal) read "
+                                                   "as a decimal number; the question asks for MiB")
+    if mib >= 1024:
+        mistakes.setdefault(mib >> 10, "that is the block size in GiB; the question asks for MiB")
     mistakes.pop(mib, None)
     return Problem(
         "memory-block-size", seed, params,
@@ -99,13 +159,7 @@ def block_of_address(seed: int, exam: bool = False) -> Problem:
     sections_per_block = block // a.section_size
     block_id = section_nr // sections_per_block
     text = f"{block:x}"
-    mistakes = {
-        section_nr: "that is the section number; a memory block is sections_per_block sections",
-        a.pfn(addr): "that is the pfn",
-        addr // int(text): f"that reads block_size_bytes as decimal; '{text}' is hexadecimal",
-        addr >> 20: "that is the address in MiB",
-    }
-    mistakes.pop(block_id, None)
+    mistakes = block_id_mistakes(addr, block)
     return Problem(
         "block-of-address", seed,
         {"arch": "x86_64", "block_size_bytes": text, "physical address": f"{addr:#x}"},

@@ -13,6 +13,30 @@ def _size(n: int) -> str:
     return f"{n >> 30} GiB" if n % GiB == 0 else f"{n >> 20} MiB"
 
 
+def _memmap_size_mistakes(arch: ArchProfile, size: int, answer: int) -> dict[int, str]:
+    """Wrong answers to "how many pages of memmap describe ``size`` bytes?" and what each misread."""
+    nr = size >> arch.page_shift
+    nbytes = arch.memmap_bytes(nr)
+    page = arch.page_size
+    mistakes = {nr: "that is the number of pages described, not the pages of memmap",
+                nbytes: "that is the memmap in bytes; the question asks for pages"}
+    for unit, name in ((1 << 10, "KiB"), (1 << 20, "MiB")):
+        if nbytes % unit == 0:
+            mistakes.setdefault(nbytes // unit, f"that is the memmap in {name}; the question asks for pages of "
+                                                f"{page} bytes")
+    if page != 4096:
+        mistakes.setdefault(nr // 64, f"that is the 1/64 rule, which holds for 4 KiB pages only: with {page}-byte "
+                                      f"pages the memmap is 64/{page} of the memory")
+        mistakes.setdefault(nbytes // 4096, f"that counts the memmap in 4 KiB pages; this build's pages are "
+                                            f"{page} bytes")
+    mistakes.setdefault(size // 64, "that is 1/64 of the hot-added bytes; count the struct pages "
+                                    "(one per page described), then the pages they fill")
+    if nbytes % page:
+        mistakes.setdefault(nbytes // page, "that rounds down; the memmap needs whole pages, PFN_UP() rounds up")
+    mistakes.pop(answer, None)
+    return mistakes
+
+
 @register("memmap-size", difficulty=1, chapter="01")
 def memmap_size(seed: int, exam: bool = False) -> Problem:
     """How many pages of memmap does a hot-added range need on a random architecture?"""
@@ -30,8 +54,7 @@ def memmap_size(seed: int, exam: bool = False) -> Problem:
                    f"How many {arch.page_size}-byte pages of memmap describe {size >> 20} MiB of hot-added memory?",
                    ans, f"{nr} pages x {arch.struct_page_size} B = {nbytes} B = {ans} pages",
                    rule="memmap pages = PFN_UP(nr_pages * sizeof(struct page))",
-                   mistakes={nr: "that is the number of pages described, not the pages of memmap",
-                             nbytes: "that is the memmap in bytes; the question asks for pages"},
+                   mistakes=_memmap_size_mistakes(arch, size, ans),
                    derivation=[f"pages described: {_size(size)} / {arch.page_size} B = {nr:,}",
                                f"memmap bytes: {nr:,} x {arch.struct_page_size} B = {nbytes:,}",
                                f"in pages, rounded up (PFN_UP): {nbytes:,} / {arch.page_size} = {ans:,}"

@@ -1,11 +1,39 @@
 """Problems on page frames: pfn arithmetic and where a pfn's struct page lives (chapter 01)."""
 from __future__ import annotations
 
-from ..arch import ARCHES, GiB, MiB
+from ..arch import ARCHES, GiB, MiB, ArchProfile
 from . import Problem, register, rng
 from .vmemmap import VMEMMAP_BASE, pfn_to_page
 
-__all__ = ["pfn_of_address", "struct_page_address"]
+__all__ = ["pfn_of_address", "pfn_mistakes", "struct_page_address"]
+
+
+def pfn_mistakes(addr: int, arch: ArchProfile) -> dict[int, str]:
+    """The wrong answers to "which pfn holds ``addr``?" a learner is likely to give, and what each misread.
+
+    Shared by the seeded problem and chapter 01's fixed check; the right answer is never a key.
+    """
+    shift = arch.page_shift
+    pfn = arch.pfn(addr)
+    mistakes = {
+        addr: "that is the address itself; a pfn counts pages, not bytes",
+        addr >> 10: "that shifts by 10, a count of KiB; shift by PAGE_SHIFT",
+        (addr + arch.page_size - 1) >> shift: "that rounds up, like PFN_UP(); PHYS_PFN() rounds down",
+        addr * arch.page_size: "that multiplies; a pfn is the address divided by PAGE_SIZE",
+    }
+    for other in (12, 14, 16):                 # the shifts of 4, 16 and 64 KiB pages
+        if other != shift:
+            digits = " (dropping three hex digits works only then)" if other == 12 else ""
+            mistakes.setdefault(addr >> other, f"that shifts by {other}, as for {1 << (other - 10)} KiB pages"
+                                f"{digits}; {arch.name} has PAGE_SHIFT {shift}")
+    mistakes.setdefault(addr & (arch.page_size - 1), "that is the offset inside the page, the low PAGE_SHIFT "
+                        "bits the shift drops; the pfn is what is left above them")
+    written = f"{pfn:x}"
+    if written.isdigit() and int(written) != pfn:
+        mistakes.setdefault(int(written), f"that is the pfn's hex digits read as a decimal number; "
+                            f"write it as 0x{written}")
+    mistakes.pop(pfn, None)
+    return mistakes
 
 
 @register("pfn-of-address", difficulty=1, chapter="01")
@@ -17,15 +45,7 @@ def pfn_of_address(seed: int, exam: bool = False) -> Problem:
     addr = base + r.randrange(0, 1 * GiB // 8) * 8 + r.choice([0, 8])
     pfn = arch.pfn(addr)
     shift = arch.page_shift
-    mistakes = {
-        addr: "that is the address itself; a pfn counts pages, not bytes",
-        addr >> 10: "that shifts by 10 (a count of KiB); shift by PAGE_SHIFT",
-        (addr + arch.page_size - 1) >> shift: "that rounds up, like PFN_UP(); PHYS_PFN() rounds down",
-        addr * arch.page_size: "that multiplies; a pfn is the address divided by PAGE_SIZE",
-    }
-    if shift != 12:
-        mistakes[addr >> 12] = f"that assumes 4 KiB pages; this build has PAGE_SHIFT {shift}"
-    mistakes.pop(pfn, None)
+    mistakes = pfn_mistakes(addr, arch)
     return Problem(
         "pfn-of-address", seed,
         {"arch": arch.name, "PAGE_SIZE": arch.page_size, "PAGE_SHIFT": shift, "physical address": f"{addr:#x}"},
