@@ -6,8 +6,9 @@ by page.  A failed operation may change only what the kernel itself leaves behin
 
 * a failed offline has drained the zone's per-cpu lists (free + pcp stays the same);
 * an offline interrupted while migrating (EINTR, "signal backoff": nothing had room for the next
-  page) leaves the pages it migrated where they went and the THP it was splitting split; its
-  isolation is undone, so every page of the block is free or still held;
+  page, or, on 6.2-6.16, a slab page that looked movable to isolation stayed) leaves the pages it
+  migrated where they went and the THP it was splitting split; its isolation is undone, so every
+  page of the block is free or still held;
 * a hot-add that failed part-way (ENOMEM for a memmap, EEXIST for a section already present)
   leaves the sections it had added present with their memmap; QEMU keeps the DIMM.
 
@@ -24,6 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from workbook.arch import GiB, MiB
 from workbook.errors import EINTR, KernelError
+from workbook.slub import set_slab_state, slab_heads, slab_looks_movable
 from workbook.machine import Machine, NodeSpec
 from workbook.memory import MEM_ONLINE
 from workbook.mmzone import Run
@@ -66,10 +68,13 @@ def zone_pages(us: dict) -> dict:
 
 
 def could_be_interrupted(m: Machine, bid: int) -> bool:
-    """Could writing offline to memory<bid> need to migrate (and so be interrupted)?"""
+    """Could writing offline to memory<bid> loop until a signal (migration, or a slab that looks movable)?"""
     b = m.blocks[bid]
-    return not b.boot and b.state == MEM_ONLINE and b.pagemap is not None and bool(
-        np.isin(b.pagemap.kind, (PageKind.ANON, PageKind.THP_HEAD)).any())
+    if b.boot or b.state != MEM_ONLINE or b.pagemap is None:
+        return False
+    if np.isin(b.pagemap.kind, (PageKind.ANON, PageKind.THP_HEAD)).any():
+        return True
+    return any(slab_looks_movable(m, h) for h in slab_heads(m, b.start_pfn, b.end_pfn))
 
 
 def check_eintr(m: Machine, bid: int, before, after, units0, units1) -> None:
@@ -105,7 +110,7 @@ def check_eintr(m: Machine, bid: int, before, after, units0, units1) -> None:
 class Hotplug(RuleBasedStateMachine):
     """dimm_add / online / offline / workloads / dimm_del on a 2-node QEMU-like machine."""
 
-    @initialize(kernel=st.sampled_from(["6.1", "6.12", "5.13"]), mmom=st.sampled_from(["0", "1"]),
+    @initialize(kernel=st.sampled_from(["6.1", "6.12", "5.13", "5.10", "7.2"]), mmom=st.sampled_from(["0", "1"]),
                 policy=st.sampled_from(["contig-zones", "auto-movable"]),
                 default=st.sampled_from(["offline", "online_movable"]),
                 full0=st.sampled_from([False, False, False, True]))
@@ -197,6 +202,17 @@ class Hotplug(RuleBasedStateMachine):
         """Offline a block that holds pages: migration, and with node 0 full, EINTR."""
         bid = data.draw(st.sampled_from(self._used_blocks()))
         self._try(lambda: self.m.write(f"{MEM}/memory{bid}/state", "offline"), bid)
+
+    @precondition(lambda self: self._slabs())
+    @rule(data=st.data(), state=st.sampled_from(["off", "node", "cpu", "cpu_partial"]), pos=st.integers(1, 6))
+    def slab_state(self, data, state, pos):
+        """SLUB moves a slab page between its lists (timing the model does not simulate): any state may come."""
+        set_slab_state(self.m, data.draw(st.sampled_from(self._slabs())), state, pos)
+
+    def _slabs(self) -> list[int]:
+        """Head pfns of the slab pages in hot-added online blocks."""
+        return [h for b in self._used_blocks() for h in slab_heads(self.m, self.m.blocks[b].start_pfn,
+                                                                     self.m.blocks[b].end_pfn)]
 
     @precondition(lambda self: self._used_blocks())
     @rule()
