@@ -136,7 +136,7 @@ def field_kind(name: str) -> str:
     return "other"
 
 
-def _short_description(sc: dict, width: int = 60) -> str:
+def _short_description(sc: dict, width: int = 44) -> str:
     text = " ".join(sc["description"].split())
     return text if len(text) <= width else text[:width - 1].rstrip(" ,:;") + "…"
 

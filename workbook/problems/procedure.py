@@ -98,8 +98,8 @@ def _common_mistakes(kernel: str, mom: str, steps: list[tuple], zone: str, key: 
     if key == "managed" and mom == "1":
         added = sum(int(s[1]) for s in steps if s[0] == "add") // (128 * MiB)
         out.append((vals["present"] - 512 * added if added > 1 else vals["present"] - 512,
-                    "that takes 512 memmap pages off once per DIMM (or per hot-added block), whether or not its "
-                    "block is online in this zone: only the blocks online in the zone count"))
+                    "that subtracts 512 memmap pages for every hot-added block; only the blocks online in this zone "
+                    "count, and only those whose add self-hosted its memmap"))
     out.append((vals[key] * 4, "that is in kB; /proc/zoneinfo counts pages"))
     if key == "spanned" and vals["spanned"] != vals["present"]:
         out.append((vals["present"], "that is present; spanned runs from the zone's first pfn to its last, holes "
