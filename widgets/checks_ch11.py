@@ -46,7 +46,7 @@ def check_first_self_hosting_kernel(answer: object, size: int = 512 * MiB) -> Ch
 
 
 def multiblock_managed(kernel: str, size: int = 512 * MiB) -> int:
-    """Node 1 Movable ``managed`` after one ACPI DIMM of ``size`` (memmap_on_memory=1) is onlined movable, every block."""
+    """Node 1 Movable ``managed`` after one ACPI DIMM of ``size`` (memmap_on_memory=1), every block online_movable."""
     m = Machine(kernel, cmdline="memory_hotplug.memmap_on_memory=1 memhp_default_state=offline")
     for bid in m.dimm_add(size, 1, "dimm1").blocks:
         m.write(f"/sys/devices/system/memory/memory{bid}/state", "online_movable")

@@ -162,7 +162,8 @@ TERMS: tuple[Term, ...] = (
     Term("valid_zones", "memoryN/valid_zones: the zones an offline block could be onlined to, or the zone of an "
          "online one.", "drivers/base/memory.c", "02", _G4),
     Term("memhp_default_state / auto_online_blocks", "The online type a hot-added block gets automatically: "
-         "offline by the upstream default; Debian's 6.12 and 7.2 builds auto-online (online); 5.10 and 6.1 offline.", "mm/memory_hotplug.c", "06", _G4),
+         "offline by the upstream default; Debian's 6.12 and 7.2 builds auto-online (online); 5.10 and 6.1 offline.",
+         "mm/memory_hotplug.c", "06", _G4),
     Term("memory group", "The blocks of one DIMM (static) or one virtio-mem device (dynamic), counted together "
          "(5.15+).", "include/linux/memory.h", "06", _G4),
     Term("auto-movable", "online_policy=auto-movable (5.15+): plain online picks ZONE_MOVABLE while the memory "
@@ -214,7 +215,8 @@ TERMS: tuple[Term, ...] = (
     Term("alloc_contig_range()", "Allocate a given pfn range by isolating and migrating it; used for 1 GiB "
          "gigantic pages and CMA.", "mm/page_alloc.c", "08", _G5),
     Term("gigantic page", "A hugetlb page larger than the buddy's largest block (1 GiB on x86_64), taken by "
-         "alloc_contig_pages() from kernel zones only (ZONE_MOVABLE only with 6.19's vm.movable_gigantic_pages=1).", "mm/hugetlb.c",
+         "alloc_contig_pages() from kernel zones only (ZONE_MOVABLE only with 6.19's vm.movable_gigantic_pages=1).",
+         "mm/hugetlb.c",
          "08", _G5,
          uses=r"(?i:\bgigantic\b)"),
     # add and remove
@@ -233,7 +235,8 @@ TERMS: tuple[Term, ...] = (
     Term("wrong granularity", "5.13-6.7 refuse to remove a self-hosted range that is not exactly one memory block "
          "(EINVAL).", "mm/memory_hotplug.c", "09", _G6),
     Term("MAX_PHYSMEM_BITS", "Physical address bits: 46 on x86_64 with 4-level paging, 52 with 5-level; hot-add "
-         "ending above 2^bits fails with E2BIG (the whole 2^46 needs CONFIG_ZONE_DEVICE=y under KASLR).", "arch/x86/include/asm/sparsemem.h", "03", _G6),
+         "ending above 2^bits fails with E2BIG (the whole 2^46 needs CONFIG_ZONE_DEVICE=y under KASLR).",
+         "arch/x86/include/asm/sparsemem.h", "03", _G6),
     # observing and versions
     Term("/proc/zoneinfo", "Per node and zone: free pages, watermarks, spanned, present, managed.", "mm/vmstat.c",
          "06", _G7,
@@ -317,7 +320,8 @@ def _chapter_label(number: str | None) -> str:
 def table_markdown(group: str, first: Mapping[str, str | None] | None = None) -> str:
     """The glossary chapter's markdown cell for ``group``: a heading and one row per term."""
     first = _first_uses_of_installed_chapters() if first is None else first
-    rows = [f"## {group}", "", "| term | meaning | kernel source | first used in | defined in |", "|---|---|---|---|---|"]
+    rows = [f"## {group}", "", "| term | meaning | kernel source | first used in | defined in |",
+            "|---|---|---|---|---|"]
     for t in TERMS:
         if t.group != group:
             continue

@@ -72,6 +72,7 @@ def recorded_writes(series: str, scenario: str, value: str = "offline") -> list[
             if a.get("timed_out"):
                 result = "did not return (the harness killed the writer)"
             else:
-                result = "ok" if a.get("errno") == 0 else {16: "EBUSY", 22: "EINVAL"}.get(a["errno"], f"errno {a['errno']}")
+                names = {0: "ok", 16: "EBUSY", 22: "EINVAL"}
+                result = names.get(a.get("errno"), f"errno {a.get('errno')}")
             out.append(f"{step['name']:<22} echo {value} > {block}/state: {result}")
     return out
