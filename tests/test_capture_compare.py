@@ -38,3 +38,42 @@ def test_zoneinfo_key_lines_skip_empty_zones() -> None:
     text = step_file("6.12", "A", "01-hotadd", "zoneinfo")
     assert zoneinfo_key_lines(text, 1) == "(node 1 has no populated zone)"
     assert zoneinfo_key_lines(text, 1, populated_only=False).count("Node 1, zone") == 5
+
+
+def test_numactl_from_capture_reads_node_files_as_numactl_does() -> None:
+    from widgets.capture_compare import machine_after_step, numactl_from_capture
+    from workbook.captures import capture_dir
+    for scenario, size in (("A", 126), ("B", 128)):
+        real = numactl_from_capture(capture_dir("6.12", scenario) / "02-online")
+        model = machine_after_step("6.12", "02-online", scenario).numactl_hardware()
+        assert f"node 1 size: {size} MB" in real
+        node1 = [ln for ln in real.splitlines() if ln.startswith("node 1")]
+        assert node1 == [ln for ln in model.splitlines() if ln.startswith("node 1")]
+        assert real.splitlines()[0] == model.splitlines()[0] and real.splitlines()[-3:] == model.splitlines()[-3:]
+
+
+def test_node0_accounting_adds_up_to_what_numactl_prints() -> None:
+    from widgets.capture_compare import machine_after_step, node0_accounting
+    m = machine_after_step("6.12", "02-online")
+    text = node0_accounting(m)
+    size = next(ln for ln in m.numactl_hardware().splitlines() if ln.startswith("node 0 size"))
+    assert text.splitlines()[-1].endswith(size.split(": ")[1])
+    assert f"{m.nodes[0].managed_pages():,}" in text and "-4,096" in text          # 8 sections x 512 memmap pages
+
+
+def test_boot_console_lines_name_the_kernels_reservations() -> None:
+    from widgets.capture_compare import boot_console_lines
+    for series in ("5.10", "6.1", "6.12", "7.2"):
+        lines = boot_console_lines(series)
+        assert len(lines) == 2 and lines[0].startswith("Memory: ") and "(64MB)" in lines[1]
+
+
+def test_replay_table_groups_captures_by_kernel() -> None:
+    from widgets.capture_compare import columns, replay_table
+    from workbook.captures import capture_dir
+    from workbook.replay import replay
+    results = [replay(str(capture_dir(k, s)), lsmem=None) for k, s in (("6.12", "A"), ("5.10", "B"))]
+    lines = replay_table(results).splitlines()
+    assert lines[1].startswith("Linux 5.10.") and lines[2].lstrip().startswith("5.10/B")
+    assert lines[3].startswith("Linux 6.12.") and "680 of 680 fields match" in lines[3]
+    assert columns("a\nb", "a\nb", ("x", "y"), 4).endswith("same")

@@ -7,7 +7,7 @@ from workbook.arch import MiB
 
 
 def test_multi_block_adds_self_host_from_6_8() -> None:
-    assert [self_hosted_blocks(k) for k in VERSIONS] == [0, 0, 0, 4, 4]
+    assert [self_hosted_blocks(k) for k in VERSIONS] == [0, 0, 0, 0, 4, 4, 4]
     assert self_hosted_blocks("6.1", 128 * MiB) == 1
     assert check_first_self_hosting_kernel("6.8").ok
     assert "force" in check_first_self_hosting_kernel("6.6").message
@@ -32,3 +32,21 @@ def test_max_hotplug_end_explains_the_inclusive_end():
     v = check_max_hotplug_end((1 << 46) - 1)
     assert not v and "one past it" in v.message
     assert check_max_hotplug_end(1 << 46)
+
+
+def test_multiblock_managed_before_and_after_per_block_altmaps():
+    from widgets.checks_ch11 import check_multiblock_managed, multiblock_managed
+    assert [multiblock_managed(k) for k in VERSIONS] == [131072] * 4 + [129024] * 3
+    assert check_multiblock_managed(131072).ok and check_multiblock_managed(129024, kernel="6.8").ok
+    assert "per-block altmaps came with 6.8" in check_multiblock_managed(129024).message
+    assert "first block only" in check_multiblock_managed(131072 - 512).message
+    assert "falls back" in check_multiblock_managed(0).message
+
+
+def test_max_hotplug_start():
+    from workbook.arch import GiB
+    from widgets.checks_ch11 import check_max_hotplug_start
+    assert repr(check_max_hotplug_start((1 << 46) - 2 * GiB)) == "right: 0x3fff80000000"
+    assert check_max_hotplug_start((1 << 52) - 2 * GiB, arch="x86_64-la57").ok
+    assert "where the range may end" in check_max_hotplug_start(1 << 46).message
+    assert "exclusive" in check_max_hotplug_start((1 << 46) - 2 * GiB - 1).message

@@ -85,3 +85,19 @@ def test_zoneinfo_after_varies_kernel_memmap_zone_and_field() -> None:
     asked = {re.search(r"zone\s+(\w+)' show as (\w+)", p.question).groups() for p in problems}
     assert {z for z, _ in asked} == {"Normal", "Movable"} and {k for _, k in asked} == {"spanned", "present", "managed"}
     assert any("echo offline" in p.params["actions, in order"] for p in problems)
+
+
+def test_common_mistakes_are_named() -> None:
+    """The 6.1 multi-block trap, the wrong zone, an offlined block counted, kB for pages: each gets its reason."""
+    p = generate("zoneinfo-after", 11)                  # chapter 10's seed: 6.1, a 256 MiB DIMM among 128 MiB ones
+    assert p.params["kernel"] == "6.1" and "pc-dimm 256M" in p.params["actions, in order"]
+    assert "no self-hosted memmap at all" in p.check(p.answer - 1024).message       # 512 per block of the 256 MiB DIMM
+    assert "kB" in p.check(p.answer * 4).message
+    offlined = other_zone = 0
+    for seed in range(40):
+        p = generate("zoneinfo-after", seed)
+        hints = set(p.mistakes.values())
+        offlined += any("offlined again" in h for h in hints)
+        other_zone += any("zone: online_kernel puts" in h for h in hints)
+        assert p.answer * 4 in p.mistakes                  # kB for pages (or another mistake with that value)
+    assert offlined >= 5 and other_zone >= 20

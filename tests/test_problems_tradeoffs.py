@@ -74,3 +74,22 @@ def test_gigantic_pages_problems_cover_every_case() -> None:
     answers = {(p.answer == 0, p.answer == p.params["DIMM size (GiB)"])
                for p in (generate("gigantic-pages", s) for s in range(30))}
     assert answers == {(True, False), (False, True), (False, False)}      # none, all, some
+
+
+def test_common_mistakes_are_named() -> None:
+    """The 6.1 multi-block trap, ZONE_MOVABLE, one altmap per add, 2 MiB pages: each wrong answer gets its rule."""
+    trap = generate("gigantic-pages", 7)                  # chapter 11's seed: 6.1, a 4 GiB DIMM of 128 MiB blocks
+    assert (trap.params["kernel"], trap.params["DIMM size (GiB)"], trap.answer) == ("6.1", 4, 4)
+    for wrong in (0, 2, 3):
+        assert "multi-block add" in trap.check(wrong).message
+    assert "2 MiB huge pages" in trap.check(4 * 512).message
+    movable = generate("gigantic-pages", 3)
+    assert movable.params["machine"].endswith("online_movable") and movable.answer == 0
+    assert all("ZONE_MOVABLE" in movable.check(w).message for w in (1, 2))
+    per_block = generate("gigantic-pages", 1)            # 6.12, 256 MiB blocks, 4 GiB online_kernel
+    assert per_block.answer == 0 and "first block" in per_block.check(3).message
+    for seed in range(60):                                # every DIMM, none of it, half of it: always explained
+        p = generate("gigantic-pages", seed)
+        total = p.params["DIMM size (GiB)"]
+        for wrong in {total, 0, total // 2} - {p.answer}:
+            assert "that is not it" not in p.check(wrong).message, (seed, wrong)

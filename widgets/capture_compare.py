@@ -13,6 +13,7 @@ nothing.  ``workbook.replay`` is the field-by-field comparison; this view is for
 from __future__ import annotations
 
 import gzip
+import json
 import re
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,13 +23,14 @@ from ipywidgets import HTML, Dropdown, GridBox, HBox, Layout, VBox
 
 from widgets._common import esc, pre
 from workbook.captures import capture_dir, load_scenario
-from workbook.machine import Machine
+from workbook.machine import BOOT_KERNEL_RESERVED, BOOT_SWIOTLB, Machine
 from workbook.pagemap import kpf_names
 from workbook.replay import iter_replay
 
 __all__ = ["FILES", "CaptureCompare", "memory_blocks_txt", "kpageflags_runs", "zoneinfo_node", "zoneinfo_key_lines",
            "meminfo_lines", "vmstat_memmap", "machine_after_step", "field_kind",
-           "replay_table", "replay_kinds"]
+           "replay_table", "replay_kinds", "columns", "numactl_from_capture", "boot_console_lines",
+           "node0_accounting"]
 
 #: The files the view can show, in the order of the dropdown.
 FILES = ("memory_blocks.txt", "zoneinfo (hot-plug node)", "node meminfo", "kpageflags runs", "vmstat nr_memmap")
@@ -134,17 +136,42 @@ def field_kind(name: str) -> str:
     return "other"
 
 
+def _short_description(sc: dict, width: int = 44) -> str:
+    text = " ".join(sc["description"].split())
+    return text if len(text) <= width else text[:width - 1].rstrip(" ,:;") + "…"
+
+
+def _left_out_pairs(r: Any) -> int:
+    """How many (value, step) pairs this capture's replay left out beyond what every capture leaves out."""
+    return sum(len(steps) for steps in r.left_out.values() if steps != ["every step"])
+
+
 def replay_table(results: Sequence[Any]) -> str:
-    """A text table of ``workbook.replay.replay()`` results: fields compared and matched per capture."""
-    rows = [f"{'capture':<8} {'memmap_on_memory':>16} {'steps':>5} {'fields':>6} {'match':>6}  {'':<6} what happens"]
+    """A text table of ``workbook.replay.replay()`` results, grouped by kernel: fields compared and matched per capture.
+
+    ``taken`` counts the values the replay took from the capture (``r.inputs``), ``left out``
+    the (value, step) pairs it did not compare beyond those no capture compares.
+    """
+    head = (f"{'capture':<8} {'memmap_on_memory':>16} {'steps':>5} {'fields':>6} {'match':>6} {'':<5} "
+            f"{'taken':>5} {'left out':>8}  what happens")
+    by_series: dict[str, list[Any]] = {}
     for r in results:
-        series, scen = str(r.capture).rstrip("/").split("/")[-2:]
-        sc = load_scenario(series, scen)
-        mom = re.search(r"memory_hotplug.memmap_on_memory=(\S+)", sc["machine"]["cmdline"])
-        steps = len(dict.fromkeys(f.step for f in r.fields))
-        pct = "100 %" if r.ok else f"{100 * r.matched // max(len(r.fields), 1)} %"
-        rows.append(f"{series + '/' + scen:<8} {mom.group(1) if mom else '-':>16} {steps:>5} {len(r.fields):>6} "
-                    f"{r.matched:>6}  {pct:<6} {sc['description'].split(':')[0]}")
+        series = str(r.capture).rstrip("/").split("/")[-2]
+        by_series.setdefault(series, []).append(r)
+    rows = [head]
+    for series in sorted(by_series, key=lambda s: tuple(int(x) for x in s.split("."))):
+        group = by_series[series]
+        release = load_scenario(series, str(group[0].capture).rstrip("/").split("/")[-1])["kernel"]["release"]
+        n, ok = sum(len(r.fields) for r in group), sum(r.matched for r in group)
+        rows.append(f"Linux {release}: {len(group)} captures, {ok} of {n} fields match")
+        for r in group:
+            scen = str(r.capture).rstrip("/").split("/")[-1]
+            sc = load_scenario(series, scen)
+            mom = re.search(r"memory_hotplug.memmap_on_memory=(\S+)", sc["machine"]["cmdline"])
+            steps = len(dict.fromkeys(f.step for f in r.fields))
+            pct = "100 %" if r.ok else f"{100 * r.matched // max(len(r.fields), 1)} %"
+            rows.append(f"  {series + '/' + scen:<6} {mom.group(1) if mom else '-':>16} {steps:>5} {len(r.fields):>6} "
+                        f"{r.matched:>6} {pct:<5} {len(r.inputs):>5} {_left_out_pairs(r):>8}  {_short_description(sc)}")
     return "\n".join(rows)
 
 
@@ -159,6 +186,95 @@ def replay_kinds(results: Sequence[Any]) -> str:
     rows = [f"{'kind of field':<36} {'compared':>8} {'matched':>8}"]
     rows += [f"{k:<36} {n:>8} {ok:>8}" for k, (n, ok) in sorted(total.items(), key=lambda kv: -kv[1][0])]
     return "\n".join(rows)
+
+
+def columns(left: str, right: str, titles: tuple[str, str], width: int = 44) -> str:
+    """Two texts as columns under their titles, then ``same`` or ``differs``."""
+    a, b = left.splitlines(), right.splitlines()
+    rows = [f"{titles[0]:<{width}} | {titles[1]}", f"{'-' * width}-+-{'-' * width}"]
+    for i in range(max(len(a), len(b))):
+        x, y = (a[i] if i < len(a) else ""), (b[i] if i < len(b) else "")
+        rows.append(f"{x[:width]:<{width}} | {y[:width]}")
+    rows.append("same" if left == right else "differs")
+    return "\n".join(rows)
+
+
+def numactl_from_capture(folder: str | Path) -> str:
+    """What ``numactl -H`` would have printed at a captured step, from the node files the capture read.
+
+    numactl (libnuma) reads each node's ``cpulist``, ``meminfo`` (size = MemTotal, free = MemFree,
+    in kB >> 10) and ``distance``; the captures hold those files (``sysroot.json``), not numactl's output.
+    """
+    files = json.loads((Path(folder) / "sysroot.json").read_text())["files"]
+    node = "sys/devices/system/node"
+
+    def span(text: str) -> list[int]:
+        out: list[int] = []
+        for part in text.strip().split(","):
+            if part:
+                lo, _, hi = part.partition("-")
+                out += range(int(lo), int(hi or lo) + 1)
+        return out
+
+    nodes = span(files[f"{node}/online"])
+    rng = f"{nodes[0]}-{nodes[-1]}" if len(nodes) > 1 and nodes == list(range(nodes[0], nodes[-1] + 1)) \
+        else ",".join(map(str, nodes))
+    out = [f"available: {len(nodes)} nodes ({rng})"]
+    for nid in nodes:
+        meminfo = files[f"{node}/node{nid}/meminfo"]
+        total = int(re.search(r"MemTotal:\s+(\d+) kB", meminfo).group(1))
+        free = int(re.search(r"MemFree:\s+(\d+) kB", meminfo).group(1))
+        out.append(f"node {nid} cpus:" + "".join(f" {c}" for c in span(files[f"{node}/node{nid}/cpulist"])))
+        out.append(f"node {nid} size: {total >> 10} MB")
+        out.append(f"node {nid} free: {free >> 10} MB")
+    out.append("node distances:")
+    out.append("node " + "".join(f"{n:3d} " for n in nodes))
+    for a in nodes:
+        out.append(f"{a:3d}: " + "".join(f"{int(d):3d} " for d in files[f"{node}/node{a}/distance"].split()))
+    return "\n".join(out) + "\n"
+
+
+def boot_console_lines(kernel: str, scenario: str = "A") -> list[str]:
+    """The boot log lines of a capture that say where node 0's memory went: ``Memory:`` and the swiotlb mapping."""
+    text = (capture_dir(kernel, scenario) / "console.log").read_text(errors="replace")
+    return [ln.split("] ", 1)[-1] for ln in text.splitlines()
+            if re.search(r"\] (Memory: \d+K/\d+K available|software IO TLB: mapped)", ln)]
+
+
+def node0_accounting(m: Machine) -> str:
+    """Where node 0's boot memory goes in the model, from the firmware map to ``numactl -H``'s ``size``.
+
+    Derived: the usable pages (QEMU's e820 map) and the memmap of boot memory (one struct page
+    per present pfn, section by section). Fixed counts, not derived: the swiotlb bounce buffer
+    (the kernel's default size) and the kernel image with its early allocations. Boot memory
+    of other nodes shares the fixed counts in proportion (here node 0 has all of it).
+    """
+    a, node = m.arch, m.nodes[0]
+    kib = a.page_size >> 10
+    present = sum(z.present_early_pages for z in node.zones)              # boot memory, as the model booted
+    all_present = sum(z.present_early_pages for n in m.nodes.values() for z in n.zones)
+    share = present / all_present
+    memmap = int(m.nr_memmap_boot_pages * share)
+    swiotlb = int((BOOT_SWIOTLB >> a.page_shift) * share)
+    kernel = int((BOOT_KERNEL_RESERVED >> a.page_shift) * share)
+    managed = node.managed_pages()
+    ram = node.boot_memory_bytes >> a.page_shift
+    per_section = a.memmap_pages(a.pages_per_section)
+    rows = [("node 0's RAM (-numa node ... memdev=boot0)", ram, "QEMU's command line"),
+            ("  not usable: firmware holes in the e820 map", present - ram, "derived (QEMU's pc BIOS e820 map)"),
+            ("  memmap of boot memory (nr_memmap_boot_pages)", -memmap,
+             f"derived ({m.nr_memmap_boot_pages // per_section} sections x {per_section} pages)"),
+            ("  swiotlb bounce buffer", -swiotlb, "fixed: 64 MiB, IO_TLB_DEFAULT_SIZE"),
+            ("  kernel image and early allocations", -kernel, "fixed: 48 MiB, a round figure"),
+            ("  (rounding of the per-zone shares)", managed - (present - memmap - swiotlb - kernel), ""),
+            ("managed = node 0 MemTotal", managed, "")]
+    out = [f"{'':<48} {'pages':>8} {'kB':>9}"]
+    for what, pages, how in rows:
+        if what.startswith("  (rounding") and not pages:
+            continue
+        out.append(f"{what:<48} {pages:>8,} {pages * kib:>9,}  {how}")
+    out.append(f"numactl -H: node 0 size = {managed * kib:,} kB >> 10 = {(managed * kib) >> 10} MB")
+    return "\n".join(out)
 
 
 # ----------------------------------------------------------------------------------------------

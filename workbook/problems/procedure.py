@@ -82,6 +82,31 @@ def zoneinfo_by_hand(kernel: str, memmap_on_memory: str, steps: Sequence[tuple],
     return {"present": present, "managed": managed, "spanned": spanned}[key], notes
 
 
+def _common_mistakes(kernel: str, mom: str, steps: list[tuple], zone: str, key: str,
+                     vals: dict[str, int]) -> list[tuple[int, str]]:
+    """Wrong answers a learner often gives to a zoneinfo-after question, each with what it shows was missed."""
+    other = "Movable" if zone == "Normal" else "Normal"
+    out: list[tuple[int, str]] = []
+    offlined = [s for s in steps if s[0] == "state" and s[2] == "offline"]
+    if offlined:
+        kept = [s for s in steps if s not in offlined]
+        out.append((zoneinfo_field(run_sequence(kernel, mom, kept), 1, zone, key),
+                    "that counts the block that was offlined again: offline_pages() takes it out of the zone "
+                    "(present and managed shrink, and so may the span)"))
+    out.append((zoneinfo_field(run_sequence(kernel, mom, steps), 1, other, key),
+                f"that is Node 1's {other} zone: online_kernel puts a block in Normal, online_movable in Movable"))
+    if key == "managed" and mom == "1":
+        added = sum(int(s[1]) for s in steps if s[0] == "add") // (128 * MiB)
+        out.append((vals["present"] - 512 * added if added > 1 else vals["present"] - 512,
+                    "that subtracts 512 memmap pages for every hot-added block; only the blocks online in this zone "
+                    "count, and only those whose add self-hosted its memmap"))
+    out.append((vals[key] * 4, "that is in kB; /proc/zoneinfo counts pages"))
+    if key == "spanned" and vals["spanned"] != vals["present"]:
+        out.append((vals["present"], "that is present; spanned runs from the zone's first pfn to its last, holes "
+                                     "(blocks offline or in another zone) included"))
+    return out
+
+
 @register("zoneinfo-after", difficulty=3, chapter="10")
 def zoneinfo_after(seed: int, exam: bool = False) -> Problem:
     """After a few hot-adds, onlines and offlines on node 1: one number of node 1's zone in /proc/zoneinfo."""
@@ -132,8 +157,14 @@ def zoneinfo_after(seed: int, exam: bool = False) -> Problem:
     other_k = run_sequence("6.12" if kernel == "6.1" else "6.1", mom, steps)
     v_k = zoneinfo_field(other_k, 1, zone, key)
     if v_k != answer:
-        mistakes.setdefault(v_k, f"that is what Linux {'6.12' if kernel == '6.1' else '6.1'} gives: a multi-block "
-                                 "DIMM self-hosts its memmap only with per-block altmaps (6.8+)")
+        mistakes.setdefault(v_k, "that is what Linux 6.12 gives: on 6.1 a DIMM of more than one block gets no "
+                                 "self-hosted memmap at all (one block per add until 6.8), its memmap comes from "
+                                 "node 0 and every one of its pfns is managed" if kernel == "6.1" else
+                                 "that is what Linux 6.1 gives, which takes a multi-block DIMM's memmap from node 0; "
+                                 "6.8+ give every block of any add its own altmap and 512 memmap pages")
+    for value, hint in _common_mistakes(kernel, mom, steps, zone, key, vals):
+        if value != answer:
+            mistakes.setdefault(value, hint)
     mistakes.pop(answer, None)
     return Problem(
         "zoneinfo-after", seed,

@@ -65,6 +65,34 @@ def huge_pages_by_hand(kernel: str, block: int, size: int, memmap_on_memory: str
     return total - len(lost), steps
 
 
+def _gigantic_mistakes(kernel: str, block: int, size: int, mom: str, online: str, total: int) -> dict[object, str]:
+    """Wrong answers to a gigantic-pages question that name a misunderstood rule, each with that rule."""
+    mistakes: dict[object, str] = {
+        total: "that ignores the memmap at the head of each block: alloc_contig_range() cannot take it",
+        0: "a 1 GiB window with no block head in it is free for a gigantic page",
+        total // 2: "that is right only for 2 GiB blocks: the memmap sits in the lower GiB of each block",
+        total * 512: "that counts 2 MiB huge pages; a gigantic page is 1 GiB",
+    }
+    if size > block and block < GiB and total > 1:
+        mistakes[total - 1] = ("that puts a memmap only at the head of the DIMM's first block, as if the add had one "
+                               "altmap; 6.8+ give every block its own, and 6.1 self-hosts none of a multi-block add")
+    if online == "online_movable":
+        kernel_zone = gigantic_pages(kernel, block, size, mom, "online_kernel")
+        why = ("gigantic pages never come from ZONE_MOVABLE: htlb_alloc_mask() is GFP_HIGHUSER for them "
+               "(hugepage_movable_supported() is false), whatever the memmap does")
+        for wrong in {total, total // 2, kernel_zone, total - 1}:
+            mistakes[wrong] = why + (" (that is what online_kernel blocks would give)" if wrong == kernel_zone else "")
+    elif kernel == "6.1" and size > block and mom == "1":
+        trap = ("Linux 6.1 refuses memmap_on_memory for a multi-block add (size must equal the block size until "
+                "6.8): this DIMM's memmap came from node 0, so nothing of it sits in the DIMM")
+        mistakes[0] = mistakes[total // 2] = trap
+        if total > 1:
+            mistakes[total - 1] = trap
+    elif mom == "0":
+        mistakes[0] = "memmap_on_memory is off: the memmap is in node 0's memory, not in the DIMM"
+    return mistakes
+
+
 @register("gigantic-pages", difficulty=2, chapter="11")
 def gigantic_pages_problem(seed: int, exam: bool = False) -> Problem:
     """How many 1 GiB hugetlb pages can be allocated on a freshly hot-added DIMM?"""
@@ -79,19 +107,7 @@ def gigantic_pages_problem(seed: int, exam: bool = False) -> Problem:
     answer = gigantic_pages(kernel, block, size, mom, online)
     hand, steps = huge_pages_by_hand(kernel, block, size, mom, online)
     total = size // GiB
-    mistakes: dict[object, str] = {
-        total: "that ignores the memmap at the head of each block: alloc_contig_range() cannot take it",
-        0: "a 1 GiB window with no block head in it is free for a gigantic page",
-        total // 2: "that is right only for 2 GiB blocks: the memmap sits in the lower GiB of each block",
-    }
-    if online == "online_movable":
-        mistakes[total] = mistakes[total // 2] = ("gigantic pages never come from ZONE_MOVABLE: htlb_alloc_mask() is "
-                                                  "GFP_HIGHUSER for them, whatever the memmap does")
-    elif kernel == "6.1" and size > block and mom == "1":
-        mistakes[0] = ("Linux 6.1 refuses memmap_on_memory for a multi-block add: this DIMM's memmap came from "
-                       "node 0, so nothing of it sits in the DIMM")
-    elif mom == "0":
-        mistakes[0] = "memmap_on_memory is off: the memmap is in node 0's memory, not in the DIMM"
+    mistakes = _gigantic_mistakes(kernel, block, size, mom, online, total)
     mistakes.pop(answer, None)
     why = ("ZONE_MOVABLE never gives a gigantic page" if online == "online_movable"
            else f"{answer} of the DIMM's {total} aligned GiB ranges hold no memmap")

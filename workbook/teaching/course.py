@@ -73,8 +73,9 @@ CHAPTERS: tuple[ChapterPlan, ...] = (
         "predict /proc/zoneinfo's spanned, present and managed after a sequence of adds and (off)lines;",
         "say what a model-against-kernel replay compares and what it cannot.")),
     ChapterPlan("11", 65, 40, "advanced", ("kernel evolution", "huge pages", "design trade-offs"), (
-        "name the first kernel that self-hosts the memmap of a multi-block DIMM, and the commit;",
-        "count the gigantic pages a DIMM can still provide, for any block size;",
+        "predict a multi-block DIMM's managed pages on each kernel: one block per add until 6.8, per-block altmaps "
+        "after (6b8f0798b85a);",
+        "count the gigantic pages a DIMM can still provide, for any block size and online type;",
         "compute what memmap_on_memory=force wastes per block.")),
     ChapterPlan("99", 0, 0, "reference", ("glossary",), ()),
 )
