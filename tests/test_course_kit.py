@@ -42,7 +42,7 @@ def test_only_selects_chapters() -> None:
     assert [p.name[:2] for p in student.select_chapters(paths, "00-02")] == ["00", "01", "02"]
     assert [p.name[:2] for p in student.select_chapters(paths, "5,07, 99")] == ["05", "07", "99"]
     assert student.select_chapters(paths, None) == paths
-    for bad in ("12", "a-b", "03-x"):
+    for bad in ("42", "a-b", "03-x"):
         with pytest.raises(ValueError):
             student.select_chapters(paths, bad)
 

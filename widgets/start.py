@@ -150,7 +150,8 @@ OVERVIEW: dict[tuple[str, tuple[int, int]], tuple[str, str]] = {
     ("selfhosted_reserved", (5, 13)): (
         "those memmap pages carry the page flag `PageReserved` (\"not for the allocator\")", "05, 08"),
     ("hvo_excludes_memmap_on_memory", (5, 14)): (
-        "switching on HVO, a saving on the memmap of huge pages, switches memmap-on-memory off", "11"),
+        "switching on HVO, a saving on the memmap of huge pages, switched memmap-on-memory off (6.0 lets "
+        "the two work together)", "11"),
     ("hvo_excludes_memmap_on_memory", (6, 0)): ("HVO and memmap-on-memory work together again", "11"),
     ("vmemmap_self_hosted_flag", (6, 0)): (
         "the memmap pages also get a flag of their own, `VmemmapSelfHosted`", "05, 08"),
@@ -225,7 +226,7 @@ def kernel_overview() -> str:
                 text, chapters = OVERVIEW.get((c.switch, when), ("", ""))
                 if not text:
                     continue
-                label = c.release if len(events) == 2 else _release(when)
+                label = f"{c.release} only" if len(events) == 2 else _release(when)
                 items.append((when, f"({label}) {text}" if label != name else text, chapters))
             items = [(t, ch) for _, t, ch in sorted(items, key=lambda x: x[0])]
         what = "; ".join(t for t, _ in items) if items else "nothing new for the memmap"
