@@ -6,6 +6,7 @@ the result prints as one or two plain lines, so stored outputs stay deterministi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from fractions import Fraction
 from numbers import Real
 
 from widgets.units import format_bytes
@@ -39,6 +40,12 @@ def check_number(answer: object, expected: int, *, rule: str,
     return CheckResult(False, f"{value:,}: {hint}", rule, known)
 
 
+def _ratio(part: int, whole: int) -> str:
+    """``64, 65536`` -> ``"64/65,536 = 1/1,024"``: a share as written and in lowest terms."""
+    f = Fraction(part, whole)
+    return f"{part}/{whole:,} = {f.numerator:,}/{f.denominator:,}"
+
+
 def check_memmap_bytes(answer: object, size: int = 1 * GiB, arch: str = "x86_64") -> CheckResult:
     """Check "how many bytes of memmap describe ``size`` bytes of memory on ``arch``?"."""
     profile = get_arch(arch)
@@ -50,8 +57,22 @@ def check_memmap_bytes(answer: object, size: int = 1 * GiB, arch: str = "x86_64"
         nr_pages: "that is the number of pages; each page needs one struct page",
         profile.memmap_pages(nr_pages): "that is the memmap in pages; the question asks for bytes",
         size * profile.struct_page_size: "that multiplies bytes, not pages, by sizeof(struct page)",
-        size // profile.struct_page_size: "that divides by sizeof(struct page); it multiplies the page count",
     }
+    if profile.page_size != 4 * KiB:
+        # The 1/64 rule belongs to 4 KiB pages (64 / 4,096); with bigger pages one struct page
+        # describes more memory, so the share is sizeof(struct page) / PAGE_SIZE.
+        four_k = size * profile.struct_page_size // (4 * KiB)
+        sp, page = profile.struct_page_size, format_bytes(profile.page_size)
+        share = (f"that is {_ratio(sp, 4 * KiB)} of {format_bytes(size)}, the rule for 4 KiB pages; "
+                 f"with {page} pages one {sp}-byte struct page describes {page}, so the memmap is "
+                 f"{_ratio(sp, profile.page_size)} of the memory")
+        mistakes[four_k] = share
+        if four_k % MiB == 0:                 # "192" for 192 MiB; it may also be a count read another way
+            in_mib = four_k // MiB
+            mistakes[in_mib] = (f"{mistakes[in_mib]}; read as MiB, {share}" if in_mib in mistakes
+                                else f"{share} (and answer in bytes, not MiB)")
+    mistakes.setdefault(size // profile.struct_page_size,
+                        "that divides by sizeof(struct page); it multiplies the page count")
     for unit, name in ((MiB, "MiB"), (KiB, "KiB")):
         if expected % unit == 0:
             mistakes.setdefault(expected // unit, f"that is the size in {name}; answer in bytes")
