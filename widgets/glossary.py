@@ -84,7 +84,8 @@ TERMS: tuple[Term, ...] = (
          "mm/sparse.c", "00", _G1),
     Term("vmemmap", "The virtually contiguous memmap: pfn_to_page(pfn) = vmemmap + pfn, mapped section by section.",
          "mm/sparse-vmemmap.c", "01", _G1),
-    Term("PMD mapping", "A 2 MiB page-table entry (x86_64): vmemmap_populate_hugepages() maps the memmap in PMDs.",
+    Term("PMD mapping", "A PMD-level page-table entry that maps 2 MiB directly on x86_64 (a huge mapping): "
+         "vmemmap_populate_hugepages() maps the memmap in PMDs.",
          "arch/x86/mm/init_64.c", "01", _G1,
          uses=r"\bPMDs?\b"),
     # sections and blocks
@@ -93,7 +94,8 @@ TERMS: tuple[Term, ...] = (
     Term("section", "1 << SECTION_SIZE_BITS bytes (128 MiB on x86_64) with one struct mem_section.",
          "include/linux/mmzone.h", "02", _G2,
          uses=r"(?i:\bsections?\b)"),
-    Term("subsection", "2 MiB piece of a section, tracked for ZONE_DEVICE (persistent memory) mappings.",
+    Term("subsection", "2 MiB piece of a section, one bit in its subsection_map: hot-added RAM sets them all, "
+         "a ZONE_DEVICE (persistent memory) range may set only some.",
          "include/linux/mmzone.h", "02", _G2),
     Term("present / online section", "SECTION_MARKED_PRESENT: the section has a memmap (hot-add); "
          "SECTION_IS_ONLINE: its pages are in use (online).", "mm/sparse.c", "02", _G2,
