@@ -13,7 +13,7 @@ from dataclasses import dataclass
 __all__ = ["CHAPTERS", "ChapterPlan", "LEVELS", "OS_TOPICS", "exercise_points", "plan"]
 
 #: The release levels of a course: the core path every student takes, then the rest.
-LEVELS = {"core": "00-02", "intermediate": "03-06", "advanced": "07-11"}
+LEVELS = {"core": "00-02", "intermediate": "03-06", "advanced": "07-12"}
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,11 @@ CHAPTERS: tuple[ChapterPlan, ...] = (
         "after (6b8f0798b85a);",
         "count the gigantic pages a DIMM can still provide, for any block size and online type;",
         "compute what memmap_on_memory=force wastes per block.")),
+    ChapterPlan("12", 60, 35, "advanced", ("device drivers and resources", "NUMA memory tiers"), (
+        "trace Soft Reserved memory from the firmware map through dax_hmem and kmem to System RAM in /proc/iomem;",
+        "predict what writing the dax device's memmap_on_memory attribute returns (ok, EBUSY, EINVAL, EOPNOTSUPP);",
+        "compute the managed pages of a kmem device with and without memmap_on_memory;",
+        "predict what unbinding kmem leaves behind when some of its blocks cannot go offline.")),
     ChapterPlan("99", 0, 0, "reference", ("glossary",), ()),
 )
 
@@ -87,10 +92,10 @@ OS_TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("kernel virtual memory, page tables, huge (PMD) mappings", ("03",)),
     ("memory allocators: the buddy allocator, special-purpose allocators", ("04", "06")),
     ("zones: DMA32, Normal, Movable", ("06", "07")),
-    ("NUMA: nodes, fallback, per-node statistics", ("03", "06", "10")),
+    ("NUMA: nodes, fallback, per-node statistics, memory tiers", ("03", "06", "10", "12")),
     ("page migration, compaction, contiguous allocation", ("07", "08")),
     ("huge pages", ("08", "11")),
-    ("devices: hotplug, hot-remove, resource lifetime", ("05", "09")),
+    ("devices: hotplug, hot-remove, drivers, resource lifetime", ("05", "09", "12")),
     ("the kernel-user interface: sysfs, procfs, boot parameters", ("02", "05", "10")),
     ("kernel evolution and design trade-offs, read from commits", ("05", "11")),
 )
