@@ -75,7 +75,8 @@ def check_node0_freed_kb(answer: object, kernel: str = "6.1", size: int = 1 * Gi
         memmap_pages * kb: why_memmap,
         memmap_pages: "that is the memmap in pages; MemFree is in kB",
         memmap_pages * a.page_size: "that is the memmap in bytes; MemFree is in kB",
-        (memmap_pages * kb) // n: f"that is one block's memmap; the DIMM has {n} blocks, and node 0 held the memmap of every one",
+        (memmap_pages * kb) // n: (f"that is one block's memmap; the DIMM has {n} blocks, and node 0 held the "
+                                   "memmap of every one"),
         size // 1024: "that is the DIMM itself: its pages were never node 0's",
         (size // 1024) - memmap_pages * kb: "that is the DIMM's managed memory; it was node 1's, and it left with "
                                             "the DIMM",
