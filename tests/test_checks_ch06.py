@@ -14,8 +14,8 @@ def test_first_online_order() -> None:
 
 def test_node_memtotal() -> None:
     assert check_node_memtotal_kb(258048).ok
-    assert "vmemmap pages are never managed" in check_node_memtotal_kb(262144).message
-    assert "managed in pages" in check_node_memtotal_kb(64512).message
+    assert "present but never managed" in check_node_memtotal_kb(262144).message
+    assert "that is managed" in check_node_memtotal_kb(64512).message
     assert check_node_memtotal_kb(262144, kernel="6.1").ok
     assert check_node_memtotal_kb(129024, size=128 * MiB).ok
 
@@ -39,3 +39,13 @@ def test_online_zone_accepts_the_sources_spelling():
         v = check_online_zone(spelling)
         assert v and "'Normal'" in v.message, (spelling, v)
     assert not check_online_zone("ZONE_MOVABLE")
+
+
+def test_node_memtotal_names_the_memmap_and_block_mistakes() -> None:
+    """Exercise 6.2 (256 MiB on 6.12): one block's value, one block's memmap only, units."""
+    assert "one block's value" in check_node_memtotal_kb(129024).message
+    assert "one altmap per block since 6.8" in check_node_memtotal_kb(260096).message
+    assert "MB, as numactl -H prints it" in check_node_memtotal_kb(252).message
+    assert "that is bytes" in check_node_memtotal_kb(258048 * 1024).message
+    r = check_node_memtotal_kb(258048, kernel="6.1")               # 6.1 put no memmap on the 2-block DIMM
+    assert not r.ok and "only for a one-block add" in r.message

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from widgets.checks_ch08 import check_kpageflags_word, check_online_memmap_pfns, check_walker_visits
-from workbook.arch import GiB
+from workbook.arch import GiB, MiB
 
 
 def test_online_memmap_pfns_follow_the_section() -> None:
@@ -35,3 +35,20 @@ def test_walker_visits() -> None:
     assert not r.ok and "Linux 6.12" in r.message and "PageReserved" in r.rule
     assert not check_walker_visits(None).ok
     assert check_walker_visits(32256, kernel="6.12", walker="hotplug").ok
+
+
+def test_kpageflags_word_of_a_multi_block_dimm_exercise_8_2() -> None:
+    """6.1 self-hosts one-block adds only: memory33's first pfn of a 1 GiB DIMM is a free page; 6.12's is memmap."""
+    ask = dict(pfn=0x108000, size=1 * GiB)
+    assert repr(check_kpageflags_word(0x400, kernel="6.1", **ask)) == "right: 0x400"
+    r = check_kpageflags_word(0x2100000000, kernel="6.1", **ask)
+    assert not r.ok and "only for a one-block add" in r.message and "memory33" in r.message
+    assert "before 6.8" in check_kpageflags_word(0x2000000000, kernel="6.1", **ask).message
+    assert check_kpageflags_word(0x2000000000, kernel="6.12", **ask).ok
+    assert "came with 6.8" in check_kpageflags_word(0x400, kernel="6.12", **ask).message
+    assert check_kpageflags_word(0x400, kernel="6.1", pfn=0x108000, size=256 * MiB).ok
+
+
+def test_walker_visits_names_what_was_passed_over() -> None:
+    assert "self-hosted memmap pages" in check_walker_visits(512).message
+    assert "that is what Linux 6.1 gives" in check_walker_visits(32256, walker="generic", kernel="6.12").message

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from widgets.checks_ch09 import check_failed_block, check_memmap_after_offline, check_remove_errno
+from widgets.checks_ch09 import check_failed_block, check_memmap_after_offline, check_node0_freed_kb, check_remove_errno
+from workbook.arch import GiB, MiB
 
 
 @pytest.mark.parametrize("kernel", ["5.13", "6.1", "6.12"])
@@ -29,3 +30,24 @@ def test_failed_block() -> None:
     assert "ZONE_MOVABLE" in check_failed_block("memory34").message
     assert "never completes" in check_failed_block("deleted").message
     assert check_failed_block("deleted", online_types=("online_movable", "online_movable")).ok
+
+
+def test_node0_freed_exercise_9_1() -> None:
+    """6.1, a 1 GiB DIMM: its memmap (16 MiB) came from node 0 and goes back there at removal."""
+    assert check_node0_freed_kb(16384).ok
+    assert "only for a one-block add" in check_node0_freed_kb(0).message
+    assert "one block's memmap" in check_node0_freed_kb(2048).message
+    assert "in pages" in check_node0_freed_kb(4096).message
+    assert "never node 0's" in check_node0_freed_kb(1048576).message
+    assert check_node0_freed_kb(0, kernel="6.12").ok                      # 6.8+: every block self-hosts
+    assert "vmem_altmap_free()" in check_node0_freed_kb(16384, kernel="6.12").message
+    assert check_node0_freed_kb(0, kernel="6.1", size=128 * MiB).ok        # a one-block add self-hosts
+
+
+def test_remove_errno_of_one_multi_block_dimm_exercise_9_2() -> None:
+    """One 256 MiB DIMM on 6.1 did not self-host: no granularity check, removed in one call."""
+    assert check_remove_errno("ok", kernel="6.1", dimms=(256 * MiB,)).ok
+    r = check_remove_errno("EINVAL", kernel="6.1", dimms=(256 * MiB,))
+    assert not r.ok and "only to a range with self-hosted memmap" in r.message
+    assert check_remove_errno("ok", kernel="6.12", dimms=(256 * MiB,)).ok
+    assert check_remove_errno("EINVAL", kernel="6.1", dimms=(128 * MiB, 128 * MiB)).ok

@@ -89,3 +89,21 @@ def test_captured_block_usage() -> None:
         assert usage[33]["in use"] > 30000 and usage[35]["in use"] == 0                  # pinned vs untouched
     after = captured_block_usage("6.12", "C", "06-offline-after-unpin")
     assert after[35]["offline"] == 32768 and 0 < after[32]["in use"] < 100
+
+
+def test_captured_writes_mark_the_writes_that_never_returned() -> None:
+    """6.12's later offlines of F's Normal block timed out: no errno, outcome 'timed out'; 6.1 gave EBUSY."""
+    new = [w for w in captured_writes("6.12", "F", "offline") if w["block"] == "memory32"]
+    assert [w["outcome"] for w in new] == ["EBUSY", "timed out", "timed out", "timed out"]
+    assert all(w["errno"] is None for w in new if w["timed_out"])
+    old = [w["outcome"] for w in captured_writes("6.1", "F", "offline") if w["block"] == "memory32"]
+    assert old == ["EBUSY"] * 4
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_offline_result_eintr_hint_fits_the_answer(seed: int) -> None:
+    p = generate("offline-result", seed)
+    if p.answer == "EINTR":
+        return
+    hint = p.check("EINTR").message
+    assert ("isolation refuses" in hint) == (p.answer == "EBUSY") and "retry loop" in hint

@@ -77,3 +77,24 @@ def test_counters_of_one_self_hosted_block() -> None:
     c = zone_counters(m, 1, "Movable")
     assert (c["spanned"], c["present"], c["managed"], c["free"]) == (32768, 32768, 32256, 32256)
     assert c["start_pfn"] == 0x100000 and node_memtotal_kb(m, 1) == 129024
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_online_counters_names_the_usual_mistakes(seed: int) -> None:
+    """The memmap counted wrongly (none, one block's, every block's), one block's value, another quantity, units."""
+    p = generate("online-counters", seed)
+    kernel, size, asked = p.params["kernel"], p.params["hot-added bytes (one DIMM on node 1)"], p.params["asked"]
+    blocks = size // (128 * MiB)
+    wrong = {expected_counter(k, size, asked) for k in ("5.13", "6.12")} - {p.answer}
+    if blocks > 1:
+        wrong.add(p.answer // blocks)                     # one block's value: every quantity grows per block
+    for other in ("present", "managed", "present - managed", "MemTotal kB"):
+        wrong.add(expected_counter(kernel, size, other))
+    wrong.discard(p.answer)
+    for value in wrong:
+        assert "that is not it" not in p.check(value).message, (value, p.params)
+    if asked == "MemTotal kB":
+        assert "MB, as numactl -H prints it" in p.check(p.answer >> 10).message
+    elif p.answer:
+        assert "that is kB" in p.check(p.answer * 4).message or p.answer * 4 in (
+            expected_counter(kernel, size, q) for q in ("present", "managed", "MemTotal kB"))

@@ -76,3 +76,22 @@ def test_walker_visits_problems_cover_every_walker_kernel_and_state() -> None:
     assert {q["walker"] for q in params} == set(WALKERS)
     assert {q["memory32 state"] for q in params} == {"offline", "online_movable", "online_kernel"}
     assert {q["stress on node 1 (MiB of anonymous memory)"] for q in params} > {0}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_walker_visits_names_the_stress_mistakes(seed: int) -> None:
+    """A seed with a stress program: counting only its pages, or leaving them out, is named."""
+    p = generate("walker-visits", seed)
+    stress = p.params["stress on node 1 (MiB of anonymous memory)"] << 8          # pages
+    if not stress or p.params["memory32 state"] == "offline":
+        return
+    for wrong in (stress, p.answer - stress):
+        if wrong != p.answer:
+            assert "that is not it" not in p.check(wrong).message, (wrong, p.params)
+
+
+def test_captured_kpageflags_reads_the_dumped_range() -> None:
+    from workbook.problems.pfn_walkers import captured_kpageflags
+    start, words = captured_kpageflags("6.12", "A", "02-online")
+    assert start == 0x100000 and len(words) == 32768
+    assert int(words[0]) == 1 << 37 and int(words[512]) == 1 << 10      # OWNER_PRIVATE, then BUDDY

@@ -9,7 +9,7 @@ from widgets.checks import CheckResult, check_number
 from workbook.arch import MiB
 from workbook.page_alloc import online_chunks
 from workbook.problems.memmap_on_memory import hotplug_vm
-from workbook.problems.online import node_memtotal_kb
+from workbook.problems.online import counters_mistakes, node_memtotal_kb
 
 __all__ = ["check_first_online_order", "check_node_memtotal_kb", "check_online_zone"]
 
@@ -48,14 +48,7 @@ def check_node_memtotal_kb(answer: object, kernel: str = "6.12", size: int = 256
     a = m.arch
     n = size >> a.page_shift
     v = sum(m.blocks[b].vmemmap_pages for b in blocks)
-    kb = a.page_size // 1024
-    mistakes = {
-        n * kb: "that is the whole DIMM; MemTotal counts managed pages, and the vmemmap pages are never managed",
-        (n - v): "that is managed in pages; MemTotal is in kB",
-        n: "that is the DIMM in pages, and MemTotal is in kB",
-        (n - v) * a.page_size: "that is bytes; MemTotal is in kB",
-        v * kb: "that is the vmemmap part in kB; MemTotal is the rest",
-    }
+    mistakes = counters_mistakes(kernel, n, len(blocks), v, "MemTotal kB", a.page_size // 1024)
     mistakes.pop(expected, None)
     return check_number(answer, expected, mistakes=mistakes,
                         rule="node MemTotal = sum of the node's zones' managed pages, in kB; online_pages() adds "

@@ -5,6 +5,7 @@ capture helpers read the real kernels' ``scenario.json`` (``workbook.captures``)
 """
 from __future__ import annotations
 
+import errno as _errno
 import gzip
 
 import numpy as np
@@ -33,15 +34,23 @@ def write_outcome(m, path: str, value: str) -> str:
 
 
 def captured_writes(series: str, scenario: str, value: str | None = None) -> list[dict]:
-    """Every ``write`` action of a capture: step, block, value, errno (0 = success) and strerror."""
+    """Every ``write`` action of a capture: step, block, value, errno (0 = success), strerror and timed_out.
+
+    A write that had not returned after the harness's timeout (``timed_out``: the writer was
+    killed with a signal) has no errno: ``errno`` is None for it, and ``outcome`` reads
+    ``"timed out"``; otherwise ``outcome`` is ``"ok"`` or the errno's name.
+    """
     out = []
     for step in load_scenario(series, scenario)["steps"]:
         for a in step["actions"]:
             if a["op"] != "write" or (value is not None and a["value"] != value):
                 continue
             block = a["path"].split("/")[-2]
-            out.append({"step": step["name"], "block": block, "value": a["value"], "errno": int(a["errno"] or 0),
-                        "strerror": a.get("strerror") or ""})
+            timed_out = bool(a.get("timed_out"))
+            err = None if timed_out else int(a["errno"] or 0)
+            outcome = "timed out" if timed_out else ("ok" if not err else _errno.errorcode.get(err, str(err)))
+            out.append({"step": step["name"], "block": block, "value": a["value"], "errno": err,
+                        "strerror": a.get("strerror") or "", "timed_out": timed_out, "outcome": outcome})
     return out
 
 
@@ -142,8 +151,13 @@ def offline_result(seed: int, exam: bool = False) -> Problem:
                  "none (look at its page map): anonymous pages are migrated, kernel allocations land only in "
                  "kernel zones, and the vmemmap pages are not in the range",
         "EINVAL": "EINVAL is for a block that is already offline (device_offline() returns 1) or a bad string",
-        "ok": "the range holds an unmovable page (a kernel allocation in a kernel zone), so isolation fails",
-        "EINTR": "EINTR needs a signal while migration retries; here migration finds room on node 0",
+        "ok": ("the range holds an unmovable page, so isolation fails: the kernel's own slab page, which node 1's "
+               "first kernel-zone memory receives at once, or pinned pipe buffers beside it"),
+        "EINTR": ("EINTR comes only from the retry loop, after isolation passed; here isolation refuses the "
+                  "unmovable page at once (on 6.2-6.16 a slab page looks movable only when SLUB's list word in "
+                  "page->mapping happens to end in binary 10, chapter 07)" if answer == "EBUSY" else
+                  "EINTR comes from a retry loop that a signal ends; here every page in use can move (node 0 has "
+                  "room) and the loop ends by itself"),
         "ENOMEM": "offlining never needs new memory of its own; migration targets come from other nodes",
     }
     if twice and first == "ok":

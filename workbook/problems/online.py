@@ -12,7 +12,7 @@ from . import Problem, register, rng
 from .memmap_on_memory import hotplug_vm
 
 __all__ = ["online_counters", "online_zone", "node_memtotal_kb", "zone_counters", "counters_by_hand",
-           "zones_by_hand"]
+           "counters_mistakes", "zones_by_hand"]
 
 MEM = "/sys/devices/system/memory"
 
@@ -54,6 +54,71 @@ def counters_by_hand(kernel: str, size: int, quantity: str) -> tuple[int, list[s
     return values[quantity], steps
 
 
+_QUANTITIES = ("present", "managed", "present - managed", "MemTotal kB")
+
+
+def _counter(quantity: str, n: int, v: int, kb: int) -> int:
+    """One quantity after onlining n pfns of which v hold the memmap (pages; MemTotal in kB)."""
+    return {"present": n, "managed": n - v, "present - managed": v, "MemTotal kB": (n - v) * kb}[quantity]
+
+
+def counters_mistakes(kernel: str, n: int, blocks: int, v: int, quantity: str, kb: int = 4) -> dict[object, str]:
+    """What a wrong value of ``quantity`` shows was misunderstood, after onlining a DIMM of ``blocks`` 128 MiB blocks.
+
+    ``n`` pfns were added and ``v`` of them hold the DIMM's own memmap on this kernel. The
+    usual mistakes: another count of memmap pages on the DIMM (none, one block's 512, every
+    block's 512, the whole DIMM's memmap), one block's value for a multi-block DIMM, another
+    of the four quantities, and the units (pages, kB, bytes, MB).
+    """
+    answer = _counter(quantity, n, v, kb)
+    per_block = n // blocks // 64          # one block's memmap: 512 pages for 128 MiB of 4 KiB pages
+    wrong_v = {}
+    if v == 0:
+        why = (f"Linux {kernel} puts the memmap on the DIMM only for a one-block add (size == "
+               f"memory_block_size_bytes()); this {blocks}-block DIMM's memmap came from node 0, so none of its "
+               "pages is memmap and managed = present")
+        for alt in {per_block, per_block * blocks}:
+            wrong_v[alt] = why
+    elif blocks > 1:
+        wrong_v[per_block] = (f"that counts one block's memmap ({per_block} pages); on {kernel} each of the DIMM's "
+                              f"{blocks} blocks holds its own (one altmap per block since 6.8): {blocks} x "
+                              f"{per_block} = {v}")
+        wrong_v[0] = (f"that counts no memmap on the DIMM; on {kernel} every block of the DIMM holds its own "
+                      f"({blocks} x {per_block} = {v} pages), and memmap pages are present but never managed")
+    else:
+        wrong_v[0] = (f"that counts no memmap on the DIMM; this one-block DIMM holds its own, {v} pages at its "
+                      "start, and memmap pages are present but never managed")
+    mistakes: dict[object, str] = {}
+    for alt, why in wrong_v.items():
+        mistakes.setdefault(_counter(quantity, n, alt, kb), why)
+    if blocks > 1:
+        one = _counter(quantity, n // blocks, v // blocks, kb)
+        mistakes.setdefault(one, f"that is one block's value; the DIMM has {blocks} blocks and all were onlined")
+    for other in _QUANTITIES:
+        if other != quantity:
+            what = {"present": "present (every pfn of the DIMM, memmap included)",
+                    "managed": "managed (what the buddy allocator got)",
+                    "present - managed": "present - managed (the memmap pages on the DIMM)",
+                    "MemTotal kB": "node 1's MemTotal in kB"}[other]
+            mistakes.setdefault(_counter(other, n, v, kb), f"that is {what}; the question asks for {quantity}")
+    if quantity == "MemTotal kB":
+        mistakes.setdefault(answer // kb, "that is managed in pages; MemTotal is in kB (x 4 on x86_64)")
+        mistakes.setdefault(n * kb, "that is the whole DIMM in kB; MemTotal sums managed pages only")
+        mistakes.setdefault(answer * 1024, "that is bytes; MemTotal is in kB")
+        mistakes.setdefault(answer >> 10, "that is MB, as numactl -H prints it (MemTotal >> 10); MemTotal is in kB")
+    elif answer:
+        mistakes.setdefault(answer * kb, f"that is kB; {quantity} is counted in pages")
+        mistakes.setdefault(answer * kb * 1024, f"that is bytes; {quantity} is counted in pages")
+        if answer * kb >= 1024:
+            mistakes.setdefault(answer * kb >> 10, f"that is MB; {quantity} is counted in pages")
+    if n // 64 != v:
+        mistakes.setdefault(_counter(quantity, n, n // 64, kb),
+                            "that counts the DIMM's whole memmap (1/64 of it) as on the DIMM; "
+                            + (f"on {kernel} it is not on this DIMM" if not v else f"on {kernel} the DIMM holds {v}"))
+    mistakes.pop(answer, None)
+    return mistakes
+
+
 @register("online-counters", difficulty=2, chapter="06")
 def online_counters(seed: int, exam: bool = False) -> Problem:
     """After onlining every block of a DIMM, what do node 1's zone counters say?"""
@@ -78,18 +143,7 @@ def online_counters(seed: int, exam: bool = False) -> Problem:
     values = {"managed": c["managed"], "present": c["present"], "present - managed": c["present"] - c["managed"],
               "MemTotal kB": node_memtotal_kb(m, 1)}
     answer = values[quantity]
-    mistakes: dict[object, str] = {}
-    if quantity == "MemTotal kB":
-        mistakes[n - v] = "that is managed in pages; MemTotal is in kB (x 4 on x86_64)"
-        mistakes[n * kb] = "that is the whole DIMM in kB; MemTotal sums managed pages only"
-    mistakes.setdefault(n, "that counts every pfn of the DIMM; the vmemmap pages never reach the buddy "
-                           "allocator (managed)")
-    mistakes.setdefault(n - v, "that leaves out the vmemmap pages; present counts them, managed does not")
-    mistakes.setdefault(v, "that is the number of vmemmap pages: present - managed")
-    mistakes.setdefault(a.memmap_pages(n), "that is the DIMM's memmap in pages; on this kernel it is "
-                        + ("on the DIMM" if v else "not on the DIMM, so present - managed is 0"))
-    mistakes.setdefault(0, "the vmemmap pages are in the zone (present) but never in the buddy allocator "
-                           "(managed)")
+    mistakes = counters_mistakes(kernel, n, len(res.blocks), v, quantity, kb)
     mistakes.pop(answer, None)
     hand, steps = counters_by_hand(kernel, size, quantity)
     where = ("the memmap is on the DIMM: " + f"{v} vmemmap pages" if v else

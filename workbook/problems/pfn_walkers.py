@@ -1,12 +1,18 @@
 """Problems on pfn walkers: which pfns of a hot-added block each walker visits, per kernel (chapter 08)."""
 from __future__ import annotations
 
+import gzip
+
+import numpy as np
+
 from ..arch import MiB
+from ..captures import capture_dir
 from ..machine import Machine
 from ..walkers import REASONS, WALKERS, walk
 from . import Problem, register, rng
 
-__all__ = ["WALKER_RULES", "walker_machine", "walker_counts", "walker_visits", "visits_by_hand"]
+__all__ = ["WALKER_RULES", "walker_machine", "walker_counts", "walker_visits", "visits_by_hand", "walker_mistakes",
+           "captured_kpageflags"]
 
 #: One line per walker: what the kernel function skips (the rule a wrong answer breaks).
 WALKER_RULES = {
@@ -78,6 +84,55 @@ def walker_visits(kernel: str, walker: str, scenario: str = "online_movable", st
     return walker_counts(kernel, walker, scenario, stress_bytes).get(REASONS[0], 0)
 
 
+def captured_kpageflags(series: str, scenario: str, step: str) -> tuple[int, np.ndarray]:
+    """(first pfn, one /proc/kpageflags word per pfn) of the range a captured step dumped."""
+    folder = capture_dir(series, scenario) / step
+    start, count = (int(v) for v in (folder / "kpf_range").read_text().split())
+    words = np.frombuffer(gzip.open(folder / "range.kpageflags.gz").read(), dtype="<u8")[:count]
+    return start, words
+
+
+def walker_mistakes(walker: str, counts: dict[str, int], nr: int, v: int, stress_pages: int = 0) -> dict[int, str]:
+    """What a wrong number of visited pfns shows was misunderstood, from what the walker did with each pfn.
+
+    ``counts`` is :meth:`WalkResult.counts` of the block (``nr`` pfns, ``v`` of them memmap);
+    ``stress_pages`` the pages of an anonymous workload running in it.
+    """
+    answer = counts.get(REASONS[0], 0)
+    mistakes: dict[int, str] = {
+        nr: "that is every pfn of the block; the walker passes some of them over",
+        nr - v: f"that is the buddy part of the block (all pfns minus the {v} memmap pages)",
+        v: "that is the number of self-hosted memmap pages",
+        0: "the block's sections are online, so pfn_to_online_page() returns its pages",
+    }
+    skipped = {r: c for r, c in counts.items() if r != REASONS[0]}
+    for reason, c in skipped.items():
+        mistakes.setdefault(c, f"that is how many pfns it passes over ({reason}); the question asks for the ones "
+                               "it visits")
+        mistakes.setdefault(answer + c, f"that also counts the {c:,} pfns it passes over ({reason})")
+    if stress_pages:
+        if walker in ("generic", "hotplug"):
+            what = ("every pfn with an online struct page that is not PageReserved" if walker == "generic"
+                    else "every pfn from buddy_start_pfn on")
+            mistakes.setdefault(stress_pages, f"that counts only the stress program's pages; the {walker} walker "
+                                              f"visits {what}, free or in use")
+            mistakes.setdefault(answer - stress_pages, f"that leaves out the stress program's pages; the {walker} "
+                                                       "walker visits pages in use as well as free ones")
+        elif walker == "compaction-free":
+            mistakes.setdefault(stress_pages, "those are the stress program's pages, in use; the free scanner takes "
+                                              "only free (PageBuddy) pages")
+        elif walker == "alloc-contig":
+            mistakes.setdefault(answer - stress_pages, "that leaves out the stress program's pages; they are movable, "
+                                                       "so alloc_contig_range() can migrate them away: they count")
+            mistakes.setdefault(stress_pages, "that counts only the stress program's pages; free pages can be taken "
+                                              "as they are")
+        elif walker == "compaction-migrate":
+            mistakes.setdefault(nr - v - stress_pages, "those are the free pages; the migrate scanner takes only LRU "
+                                                       "or movable pages (the stress program's)")
+    mistakes.pop(answer, None)
+    return mistakes
+
+
 @register("walker-visits", difficulty=2, by_hand="some", chapter="08")
 def walker_visits_problem(seed: int, exam: bool = False) -> Problem:
     """How many pfns of a hot-added 128 MiB block does one pfn walker visit, on one kernel, in one state?"""
@@ -92,21 +147,18 @@ def walker_visits_problem(seed: int, exam: bool = False) -> Problem:
     answer = counts.get(REASONS[0], 0)
     hand, steps = visits_by_hand(kernel, walker, scenario if not stress else scenario + " + stress", 32768)
     nr, v = 32768, 512
-    mistakes: dict[object, str] = {
-        nr: "that is every pfn of the block; the walker passes some of them over",
-        nr - v: "that is the buddy part of the block (all pfns minus the 512 memmap pages)",
-        v: "that is the number of self-hosted memmap pages",
-        0: "the block's sections are online, so pfn_to_online_page() returns its pages",
-    }
+    mistakes: dict[object, str] = {}
+    if scenario == "offline":
+        mistakes[nr - v] = "the block is offline: pfn_to_online_page() is NULL for every pfn, memmap included"
+        mistakes[nr] = "the block is offline: its sections are not online, so no pfn is visited"
     for other in ("5.13", "6.1", "6.12"):
         if other != kernel:
             theirs = walker_visits(other, walker, scenario, stress)
             if theirs != answer:
                 mistakes.setdefault(theirs, f"that is what Linux {other} gives; on {kernel} the memmap pages are "
                                             + ("PageReserved" if kernel != "6.12" else "no longer PageReserved"))
-    if scenario == "offline":
-        mistakes[nr - v] = "the block is offline: pfn_to_online_page() is NULL for every pfn, memmap included"
-        mistakes[nr] = "the block is offline: its sections are not online, so no pfn is visited"
+    mistakes.update({k: m for k, m in walker_mistakes(walker, counts, nr, v, stress >> 12).items()
+                     if k not in mistakes})
     mistakes.pop(answer, None)
     return Problem(
         "walker-visits", seed,
