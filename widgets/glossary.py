@@ -213,6 +213,18 @@ TERMS: tuple[Term, ...] = (
     Term("/proc/kpageflags", "One 64-bit word of KPF_* bits per pfn: BUDDY 10, NOPAGE 20, RESERVED 32, "
          "OWNER_PRIVATE 37.", "fs/proc/page.c", "01", _G5,
          uses=r"\bkpageflags\b"),
+    Term("PG_anon_exclusive", "Flag (5.19+) of an anonymous page that one process maps alone; it reuses "
+         "PG_mappedtodisk's bit, so /proc/kpageflags reads bit 34 on it.", "include/linux/page-flags.h", "08", _G5),
+    Term("THP (transparent huge pages)", "Anonymous memory mapped with 2 MiB pages (one PMD entry each) where a "
+         "free, aligned 2 MiB block exists; it raises min_free_kbytes.", "mm/huge_memory.c", "06", _G4),
+    Term("slab / SLUB", "SLUB, the kernel's allocator of small objects, carves them out of slabs: pages whose "
+         "struct page is reused as struct slab.", "mm/slub.c, mm/slab.h", "07", _G5,
+         uses=r"SLUB|(?i:slabs?)|struct slab"),
+    Term("LIST_POISON2", "0xdead000000000122 on x86_64: what list_del() leaves in a removed entry's prev pointer, "
+         "so that using it afterwards faults.", "include/linux/poison.h", "07", _G5),
+    Term("the kernel's own pages", "Unmovable pages (slab, page tables) the kernel itself allocates in a kernel-zone "
+         "block; offline refuses the block with EBUSY; how many varies from run to run.", "mm/page_alloc.c", "07",
+         _G5, uses=r"(?i:kernel's own (pages?|slab))"),
     Term("compaction", "Moving movable pages (migrate scanner) into free pages (free scanner) to make large free "
          "blocks.", "mm/compaction.c", "08", _G5,
          uses=r"(?i:\bcompact(ion|ing|ed)?\b)"),
