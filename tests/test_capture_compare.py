@@ -69,7 +69,7 @@ def test_boot_console_lines_name_the_kernels_reservations() -> None:
 
 
 def test_replay_table_groups_captures_by_kernel() -> None:
-    from widgets.capture_compare import columns, replay_table
+    from widgets.capture_compare import columns, replay_by_kernel, replay_table
     from workbook.captures import capture_dir
     from workbook.replay import replay
     results = [replay(str(capture_dir(k, s)), lsmem=None) for k, s in (("6.12", "A"), ("5.10", "B"))]
@@ -77,3 +77,6 @@ def test_replay_table_groups_captures_by_kernel() -> None:
     assert lines[1].startswith("Linux 5.10.") and lines[2].lstrip().startswith("5.10/B")
     assert lines[3].startswith("Linux 6.12.") and "680 of 680 fields match" in lines[3]
     assert columns("a\nb", "a\nb", ("x", "y"), 4).endswith("same")
+    by_kernel = replay_by_kernel(results).splitlines()
+    assert by_kernel[0].startswith("Linux 5.10.") and "1 captures (B): 680 of 680 fields match" in by_kernel[0]
+    assert by_kernel[1].startswith("Linux 6.12.") and "(A)" in by_kernel[1]

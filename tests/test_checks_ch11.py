@@ -50,3 +50,18 @@ def test_max_hotplug_start():
     assert check_max_hotplug_start((1 << 52) - 2 * GiB, arch="x86_64-la57").ok
     assert "where the range may end" in check_max_hotplug_start(1 << 46).message
     assert "exclusive" in check_max_hotplug_start((1 << 46) - 2 * GiB - 1).message
+
+
+def test_max_hotplug_start_names_what_the_kernel_answers_a_wrong_start():
+    """A wrong start gets the guest kernel's own answer: EINVAL unaligned, E2BIG past 2^46, EEXIST over RAM."""
+    from workbook.arch import GiB, MiB
+    from widgets.checks_ch11 import check_max_hotplug_start
+    unaligned = check_max_hotplug_start((1 << 46) - 2 * GiB - 2 * MiB)
+    assert not unaligned and "block size" in unaligned.message and "EINVAL" in unaligned.message
+    assert "unaligned hotplug range" in unaligned.message
+    past = check_max_hotplug_start((1 << 46) + 2 * GiB)
+    assert not past and "E2BIG" in past.message and "exceeds maximum addressable range" in past.message
+    assert "EEXIST" in check_max_hotplug_start(0).message
+    lower = check_max_hotplug_start((1 << 46) - 4 * GiB)
+    assert not lower and "not the highest start" in lower.message
+    assert "unaligned" not in repr(check_max_hotplug_start(None)).split("rule:")[0]

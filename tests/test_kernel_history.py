@@ -1,7 +1,7 @@
 """Chapter 11's version views: the table comes from workbook.kernel.CHANGES, the contrasts from the model."""
 from __future__ import annotations
 
-from widgets.kernel_history import changes_table, offline_with_slab, recorded_writes, switch_table
+from widgets.kernel_history import changes_by_kernel, changes_table, offline_with_slab, recorded_writes
 from workbook.kernel import CHANGES, changes_between
 
 
@@ -12,10 +12,20 @@ def test_changes_table_is_changes_between() -> None:
     assert len(changes_table("6.1", "6.6").splitlines()) - 2 == len(changes_between("6.1", "6.6"))
 
 
-def test_switch_table() -> None:
-    lines = switch_table(("5.10", "6.12", "7.2"), ("memmap_on_memory", "kpf_offline_reads_zero")).splitlines()
-    assert lines[1].split() == ["memmap_on_memory", "-", "yes", "yes"]
-    assert lines[2].split() == ["kpf_offline_reads_zero", "-", "-", "yes"]
+def test_changes_by_kernel() -> None:
+    """Rows are changes in the kernel's words; a change later undone (PageReserved, 6.11) is not in the newer kernels."""
+    lines = changes_by_kernel(("5.10", "6.1", "6.12", "7.2"),
+                              ("memmap_on_memory", "selfhosted_reserved", "slab_mapping_aliases_movable")).splitlines()
+    assert lines[0] == "| release | what changed | 5.10 | 6.1 | 6.12 | 7.2 | switch |" and len(lines) == 2 + 4
+
+    def kernels_with(text: str) -> list[str]:
+        row = next(ln for ln in lines if text in ln)
+        return [c.strip() for c in row.split(" | ")[2:6]]
+    assert kernels_with("memmap-on-memory merged") == ["-", "yes", "yes", "yes"]
+    assert kernels_with("are PageReserved") == ["-", "yes", "-", "-"]
+    assert kernels_with("no longer PageReserved") == ["-", "-", "yes", "yes"]
+    assert kernels_with("struct slab") == ["-", "-", "yes", "-"]
+    assert lines[-1].startswith("| 6.11 |") and lines[-1].endswith("| `selfhosted_reserved` |")
 
 
 def test_slab_offline_per_kernel() -> None:

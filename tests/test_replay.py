@@ -417,3 +417,13 @@ def test_python_m_workbook_replay():
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "fields match" in p.stdout
+
+
+def test_each_write_that_took_an_input_is_named():
+    """6.12/F writes offline twice in one step; each write takes SLUB's state anew, and the report says which."""
+    cap = next(p for p in CAPTURES if p.parent.name == "6.12" and p.name == "F")
+    r = replay(str(cap), lsmem=None)
+    slab = [i for i in r.inputs if "slab page(s)" in i]
+    assert len(slab) == len(set(slab)) == 3
+    assert [i.split(":")[0] for i in slab] == ["06-offline-twice, write 1 of 2", "06-offline-twice, write 2 of 2",
+                                               "10-offline-both, write 1 of 2"]

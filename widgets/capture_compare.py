@@ -29,7 +29,7 @@ from workbook.replay import iter_replay
 
 __all__ = ["FILES", "CaptureCompare", "memory_blocks_txt", "kpageflags_runs", "zoneinfo_node", "zoneinfo_key_lines",
            "meminfo_lines", "vmstat_memmap", "machine_after_step", "field_kind",
-           "replay_table", "replay_kinds", "columns", "numactl_from_capture", "boot_console_lines",
+           "replay_by_kernel", "replay_table", "replay_kinds", "columns", "numactl_from_capture", "boot_console_lines",
            "node0_accounting"]
 
 #: The files the view can show, in the order of the dropdown.
@@ -146,6 +146,30 @@ def _left_out_pairs(r: Any) -> int:
     return sum(len(steps) for steps in r.left_out.values() if steps != ["every step"])
 
 
+def _by_kernel(results: Sequence[Any]) -> list[tuple[str, str, list[Any]]]:
+    """(series, release, results) for each kernel series of ``results``, oldest first."""
+    by_series: dict[str, list[Any]] = {}
+    for r in results:
+        series = str(r.capture).rstrip("/").split("/")[-2]
+        by_series.setdefault(series, []).append(r)
+    out = []
+    for series in sorted(by_series, key=lambda s: tuple(int(x) for x in s.split("."))):
+        group = by_series[series]
+        release = load_scenario(series, str(group[0].capture).rstrip("/").split("/")[-1])["kernel"]["release"]
+        out.append((series, release, group))
+    return out
+
+
+def replay_by_kernel(results: Sequence[Any]) -> str:
+    """One line per kernel of ``workbook.replay.replay()`` results: its captures and how many fields match."""
+    rows = []
+    for _series, release, group in _by_kernel(results):
+        names = " ".join(str(r.capture).rstrip("/").split("/")[-1] for r in group)
+        n, ok = sum(len(r.fields) for r in group), sum(r.matched for r in group)
+        rows.append(f"Linux {release:<22} {len(group):>2} captures ({names}): {ok:,} of {n:,} fields match")
+    return "\n".join(rows)
+
+
 def replay_table(results: Sequence[Any]) -> str:
     """A text table of ``workbook.replay.replay()`` results, grouped by kernel: fields compared and matched per capture.
 
@@ -154,14 +178,8 @@ def replay_table(results: Sequence[Any]) -> str:
     """
     head = (f"{'capture':<8} {'memmap_on_memory':>16} {'steps':>5} {'fields':>6} {'match':>6} {'':<5} "
             f"{'taken':>5} {'left out':>8}  what happens")
-    by_series: dict[str, list[Any]] = {}
-    for r in results:
-        series = str(r.capture).rstrip("/").split("/")[-2]
-        by_series.setdefault(series, []).append(r)
     rows = [head]
-    for series in sorted(by_series, key=lambda s: tuple(int(x) for x in s.split("."))):
-        group = by_series[series]
-        release = load_scenario(series, str(group[0].capture).rstrip("/").split("/")[-1])["kernel"]["release"]
+    for series, release, group in _by_kernel(results):
         n, ok = sum(len(r.fields) for r in group), sum(r.matched for r in group)
         rows.append(f"Linux {release}: {len(group)} captures, {ok} of {n} fields match")
         for r in group:
@@ -247,7 +265,8 @@ def node0_accounting(m: Machine) -> str:
     Derived: the usable pages (QEMU's e820 map) and the memmap of boot memory (one struct page
     per present pfn, section by section). Fixed counts, not derived: the swiotlb bounce buffer
     (the kernel's default size) and the kernel image with its early allocations. Boot memory
-    of other nodes shares the fixed counts in proportion (here node 0 has all of it).
+    of other nodes shares the fixed counts in proportion (here node 0 has all of it), and
+    each zone's share is rounded down, which the last row before the total makes up.
     """
     a, node = m.arch, m.nodes[0]
     kib = a.page_size >> 10
@@ -266,11 +285,12 @@ def node0_accounting(m: Machine) -> str:
              f"derived ({m.nr_memmap_boot_pages // per_section} sections x {per_section} pages)"),
             ("  swiotlb bounce buffer", -swiotlb, "fixed: 64 MiB, IO_TLB_DEFAULT_SIZE"),
             ("  kernel image and early allocations", -kernel, "fixed: 48 MiB, a round figure"),
-            ("  (rounding of the per-zone shares)", managed - (present - memmap - swiotlb - kernel), ""),
+            ("  (each zone's share rounded down)", managed - (present - memmap - swiotlb - kernel),
+             "the reservations split by zone size"),
             ("managed = node 0 MemTotal", managed, "")]
     out = [f"{'':<48} {'pages':>8} {'kB':>9}"]
     for what, pages, how in rows:
-        if what.startswith("  (rounding") and not pages:
+        if what.startswith("  (each zone") and not pages:
             continue
         out.append(f"{what:<48} {pages:>8,} {pages * kib:>9,}  {how}")
     out.append(f"numactl -H: node 0 size = {managed * kib:,} kB >> 10 = {(managed * kib) >> 10} MB")

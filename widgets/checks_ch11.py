@@ -4,10 +4,11 @@ from __future__ import annotations
 from widgets.checks import CheckResult, check_number
 from widgets.checks_ch01 import in_hex
 from workbook.arch import GiB, MiB, TiB, get_arch
-from workbook.errors import E2BIG
+from workbook.errors import E2BIG, EEXIST, EINVAL
 from workbook.machine import Machine
 from workbook.memory_hotplug import memory_block_memmap_on_memory_pages
 from workbook.mmzone import ZONE_MOVABLE
+from workbook.problems.answers import parse_int
 
 __all__ = ["VERSIONS", "self_hosted_blocks", "multiblock_managed", "check_first_self_hosting_kernel",
            "check_multiblock_managed", "check_force_waste", "check_max_hotplug_end", "check_max_hotplug_start"]
@@ -153,9 +154,34 @@ def check_max_hotplug_start(answer: object, arch: str = "x86_64", size: int = 2 
         46: "that is MAX_PHYSMEM_BITS; the question asks for an address",
     }
     mistakes.pop(expected, None)
+    value = parse_int(answer)
+    if isinstance(value, int) and value not in mistakes and value != expected:
+        mistakes[value] = _hotplug_start_verdict(m, value, size)
     return in_hex(check_number(answer, expected, mistakes=mistakes,
                                rule="mhp_range_allowed(): start + size - 1 must not pass the pluggable range's "
                                     "end, (1 << MAX_PHYSMEM_BITS) - 1, else E2BIG (x86_64: 46 bits with 4-level "
                                     "paging, 52 with 5-level; the whole 2^46 only with CONFIG_ZONE_DEVICE=y under "
-                                    "KASLR, as Debian builds it); so the highest start is 2^bits - size"),
+                                    "KASLR, as Debian builds it); then check_hotplug_memory_range() wants start "
+                                    "and size block aligned, else EINVAL; so the highest start is 2^bits - size"),
                   answer, expected)
+
+
+def _hotplug_start_verdict(probe: Machine, start: int, size: int) -> str:
+    """What the guest kernel answers an add of ``size`` bytes at ``start`` (a fresh machine like ``probe``)."""
+    from workbook.errors import KernelError
+    from workbook.memory_hotplug import MHP_NONE, add_memory
+    if start < 0:
+        return "a physical address is not negative"
+    m = Machine(probe.kernel.name, probe.arch.name, cmdline="memory_hotplug.memmap_on_memory=1",
+                block_size=probe.block_size, ram_bytes=1 * GiB, maxmem_bytes=80 * TiB)
+    try:
+        add_memory(m, 1, start, size, MHP_NONE)
+    except KernelError as e:
+        why = {E2BIG: "the range ends past the addressable range: mhp_range_allowed() refuses it with E2BIG",
+               EINVAL: f"that start is not a multiple of the memory block size, {probe.block_size >> 20} MiB: "
+                       "check_hotplug_memory_range() refuses it with EINVAL",
+               EEXIST: "that range overlaps memory the machine already has: register_memory_resource() refuses it "
+                       "with EEXIST"}.get(e.errno, f"the kernel refuses it with {e.errno_name}")
+        return f"{why} ({e.message})"
+    return ("a DIMM there is added, but it is not the highest start: the range may end right at "
+            "2^MAX_PHYSMEM_BITS")

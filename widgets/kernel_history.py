@@ -1,7 +1,8 @@
 """Chapter 11's views of the kernel versions: the dated table of changes, switch tables, and small version contrasts.
 
 Everything here reads :data:`workbook.kernel.CHANGES` or runs the model; nothing is a hand-written
-table, so a change added to the model shows up in the chapter the next time it runs.
+table, so a change added to the model shows up in the chapter the next time it runs.  The tables
+name each change in the kernel's words; the model's switch is only their last column.
 """
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from typing import Sequence
 from workbook.arch import MiB
 from workbook.captures import load_scenario
 from workbook.errors import KernelError
-from workbook.kernel import KERNELS, changes_between
+from workbook.kernel import CHANGES, KERNELS, Change, changes_between
 from workbook.machine import Machine
 from workbook.slub import set_slab_state, slab_heads
 
-__all__ = ["changes_table", "switch_table", "offline_with_slab", "recorded_writes", "errno_text"]
+__all__ = ["changes_table", "changes_by_kernel", "has_change", "offline_with_slab", "recorded_writes",
+           "errno_text"]
 
 _MEM = "/sys/devices/system/memory"
 
@@ -27,15 +29,22 @@ def changes_table(old: str = "5.10", new: str = "7.2") -> str:
     return "\n".join(rows)
 
 
-def switch_table(kernels: Sequence[str], switches: Sequence[str]) -> str:
-    """One line per switch, one column per kernel profile: ``yes``, ``-``, or the switch's value."""
-    def cell(v: object) -> str:
-        return "yes" if v is True else "-" if v is False else str(v)
-    width = max(len(s) for s in switches) + 2
-    out = [f"{'switch':<{width}}" + "".join(f"{k:>8}" for k in kernels)]
-    for s in switches:
-        out.append(f"{s:<{width}}" + "".join(f"{cell(KERNELS[k].switches()[s]):>8}" for k in kernels))
-    return "\n".join(out)
+def has_change(kernel: str, change: Change) -> bool:
+    """Whether ``kernel``'s profile has ``change``: released by then, not gone again, and not overridden since."""
+    k = KERNELS[kernel]
+    return (change.since <= k.version and (change.until is None or k.version < change.until)
+            and k.switches()[change.switch] == change.value)
+
+
+def changes_by_kernel(kernels: Sequence[str], switches: Sequence[str]) -> str:
+    """A Markdown table: each change of ``switches``, in the kernel's words, and which of ``kernels`` have it."""
+    rows = ["| release | what changed | " + " | ".join(kernels) + " | switch |",
+            "|---|---|" + "---|" * len(kernels) + "---|"]
+    for c in CHANGES:
+        if c.switch in switches:
+            cells = " | ".join("yes" if has_change(k, c) else "-" for k in kernels)
+            rows.append(f"| {c.release} | {c.what.replace('|', '/')} | {cells} | `{c.switch}` |")
+    return "\n".join(rows)
 
 
 def errno_text(e: KernelError) -> str:

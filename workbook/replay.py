@@ -595,10 +595,16 @@ def iter_replay(capture_dir: str | os.PathLike, lsmem: str | None = "auto", comp
                 res.leave_out(name, "the kernel's own pages", n)
             own.apply(m)
         lines = []
+        # a step may write the same file twice (capture F's 06-offline-twice), and each offline write takes
+        # SLUB's state anew (a failed offline flushes its lists): say which write took an input
+        writes = sum(1 for a in step.get("actions", []) if a.get("op") == "write")
+        nth_write = 0
         for a in step.get("actions", []):
             out = run.do(a)
             lines.append(out.line)
-            res.inputs += [f"{name}: {i}" for i in out.inputs]
+            nth_write += a.get("op") == "write"
+            where = f"{name}, write {nth_write} of {writes}" if a.get("op") == "write" and writes > 1 else name
+            res.inputs += [f"{where}: {i}" for i in out.inputs]
             for fname, kind, mv, cv in out.fields:
                 res.fields.append(Field(name, fname, mv, cv, kind))
             if out.error:
