@@ -17,12 +17,21 @@ def test_iomem_parent() -> None:
 
 
 def test_kmem_managed() -> None:
-    n = 8 * 32768
-    assert check_kmem_managed(n - 8 * 512).ok
+    n = 6 * 32768                                                   # exercise 12.3: a 768 MiB device, 6 blocks
+    assert check_kmem_managed(n - 6 * 512).ok and check_kmem_managed(193536).ok
     assert "every block" in check_kmem_managed(n - 512).message
     assert "present, never managed" in check_kmem_managed(n).message
+    assert "memmap part" in check_kmem_managed(6 * 512).message
+    assert "MemTotal in kB" in check_kmem_managed(193536 * 4).message
+    assert "one block's managed" in check_kmem_managed(32256).message
+    # numbers printed above the exercise for the chapter's 2-block device are named, not just "wrong"
+    assert "256 MiB device" in check_kmem_managed(64512).message
+    r = check_kmem_managed(258048)
+    assert not r.ok and "MemTotal in kB of the chapter's 256 MiB device" in r.message
     assert check_kmem_managed(n, attr="0").ok                       # the memmap comes from node 0
     assert check_kmem_managed(n, kernel="6.1").ok                   # 6.1 never self-hosts
+    assert check_kmem_managed(8 * 32256, blocks=8).ok               # other sizes still check
+    assert "not answered" in check_kmem_managed(None).message
 
 
 @pytest.mark.parametrize("answer, ok, says", [("ok", True, ""), ("OK", True, ""), ("EBUSY", False, "change"),

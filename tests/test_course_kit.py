@@ -308,4 +308,4 @@ def test_every_kernel_quotation_is_labelled() -> None:
             for block in blocks:
                 quoted += 1
                 assert label.search(block), f"{path.name}: unlabelled quotation {block[:80]!r}"
-    assert quoted == 22
+    assert quoted == 23

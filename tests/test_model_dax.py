@@ -252,6 +252,19 @@ def test_attribute_needs_memory_hotplug_memmap_on_memory():
     assert errno_of(m.write, f"{D}/memmap_on_memory", "1") == EOPNOTSUPP        # checked before EBUSY
 
 
+@pytest.mark.parametrize("mode", ["1", "force"])
+def test_attribute_refused_where_the_block_geometry_is(mode):
+    """mhp_supports_memmap_on_memory() is more than the boot option: arm64 with 16 KiB pages has a 512 KiB
+    memmap per 128 MiB block, not a whole 32 MiB pageblock (option 1) nor a 32 MiB PMD (force pads it to a
+    pageblock): a true value is EOPNOTSUPP either way, false is fine."""
+    m = soft_reserved_machine("6.12", arch="arm64-16k",
+                              cmdline=f"memory_hotplug.memmap_on_memory={mode} memhp_default_state=offline")
+    m.insmod("device_dax")
+    m.insmod("dax_hmem")
+    assert errno_of(m.write, f"{D}/memmap_on_memory", "1") == EOPNOTSUPP
+    assert errno_of(m.write, f"{D}/memmap_on_memory", "0") == 0
+    assert attr(m) == "0\n"
+
 def test_6_1_has_no_attribute():
     m = dax_device("6.1")
     assert "memmap_on_memory" not in m.ls(D)

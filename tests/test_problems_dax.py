@@ -21,7 +21,7 @@ def _kstrtobool(v: str) -> bool | None:
         return False
     if v[:2].lower() == "on":
         return True
-    if v[:3].lower() == "off":
+    if v[:2].lower() == "of":           # lib/kstrtox.c: 'o' then 'f' is enough ("of" is false)
         return False
     return None
 
@@ -40,7 +40,7 @@ def _expected_write(kernel: str, param: str, held: str, current: str, value: str
 
 
 @pytest.mark.parametrize("held, current, value", list(itertools.product(
-    ["none", "device_dax", "kmem", "kmem, then unbound"], ["0", "1"], ["0", "1", "foo", "2", "on", "off"])))
+    ["none", "device_dax", "kmem", "kmem, then unbound"], ["0", "1"], ["0", "1", "foo", "2", "on", "off", "of", "o"])))
 def test_attribute_write_follows_the_rule_6_12(held: str, current: str, value: str) -> None:
     assert attribute_write("6.12", "1", held, current, value) == _expected_write("6.12", "1", held, current, value)
 

@@ -127,6 +127,20 @@ def test_pagemap_on_6_1_says_page_reserved() -> None:
     assert "nr_vmemmap_pages = 512" in pv.altmap.value               # 6.1 keeps no altmap in the block
 
 
+
+def test_pagemap_of_boot_memory_says_what_is_modelled(m: Machine) -> None:
+    """Boot memory is kept as counts: its RAM has no kpageflags word in the model, its holes read RESERVED."""
+    pv = PageMapView(m, 0)
+    assert pv.counts()["boot"] == 32768
+    code = pv.source.data["code"][0]
+    kpf = pv.hover_fmt.args["kpf"][int(code[0, 0])]                   # one hover text for every boot pfn
+    assert kpf.startswith("not modelled") and "RESERVED in the holes" in kpf
+    assert "boot memory (the model keeps its counts, not each page" in pv.legend.value
+    pv.inspect.value = 0                                               # pfn 0: trim_bios_range()'s page
+    assert "kpageflags RESERVED (0x100000000) (a hole in boot memory: PageReserved)" in pv.inspected.value
+    pv.inspect.value = 1
+    assert "kpageflags not modelled" in pv.inspected.value
+
 def test_pagemap_offline_block_pcp_unmovable_and_isolated(m: Machine) -> None:
     run_action(m, ("dimm_add", 128 * MiB, 1, "dimm1"))
     pv = PageMapView(m, 32)

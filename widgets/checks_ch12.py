@@ -50,15 +50,23 @@ def check_iomem_parent(answer: object, kernel: str = "6.12") -> CheckResult:
     return CheckResult(False, f"{answer!r}: {hints.get(answer.strip(), 'that is not in /proc/iomem there')}", rule)
 
 
-def check_kmem_managed(answer: object, kernel: str = "6.12", blocks: int = 8, attr: str = "1") -> CheckResult:
+def check_kmem_managed(answer: object, kernel: str = "6.12", blocks: int = 6, attr: str = "1") -> CheckResult:
     """Check "how many pages does node 1 manage once kmem added ``blocks`` blocks with the attribute ``attr``?"."""
     c = kmem_node_counts(kernel, blocks, attr)
     n = c["present"]
+    one = kmem_node_counts(kernel, 1, attr)["managed"]
     mistakes = {n: "that is every pfn: the self-hosted memmap pfns are present, never managed",
                 n - 512: "only 512 pfns off: that is one block's memmap, but since 6.8 every block of the device "
                          "has its own altmap and its own 512 pfns",
                 512 * blocks: "that is the memmap part; the question asks for what the buddy allocator manages",
-                (n - 512 * blocks) * 4: "that is MemTotal in kB; the question asks for pages"}
+                c["MemTotal kB"]: "that is MemTotal in kB; the question asks for pages",
+                one: f"that is one block's managed pages; the device has {blocks} blocks"}
+    if blocks != 2:
+        # the chapter's own 256 MiB device: numbers a reader may copy from the cells above
+        two = kmem_node_counts(kernel, 2, attr)
+        mistakes[two["managed"]] = f"that is the chapter's 256 MiB device (2 blocks); this one has {blocks} blocks"
+        mistakes[two["MemTotal kB"]] = ("that is MemTotal in kB of the chapter's 256 MiB device (2 blocks); the "
+                                        f"question asks for pages of a {blocks}-block device")
     mistakes.pop(c["managed"], None)
     return check_number(answer, c["managed"], mistakes=mistakes, rule=MANAGED_RULE)
 

@@ -302,9 +302,13 @@ TERMS: tuple[Term, ...] = (
          uses=r"\b(bind|unbind|new_id)\b"),
     Term("ZONE_DEVICE", "The zone of device memory with a memmap but no buddy pages; its span never shrinks.",
          "mm/memremap.c", "12", _G8),
-    Term("memory tier", "Nodes grouped by abstract distance (DRAM tier 4, kmem's memory tier 22); reclaim demotes "
-         "to the next lower tier.", "mm/memory-tiers.c", "12", _G8,
+    Term("memory tier", "Nodes grouped by abstract distance (DRAM tier 4, kmem's memory tier 22 without HMAT data); "
+         "with demotion_enabled, reclaim demotes to lower tiers, nearest first.", "mm/memory-tiers.c", "12", _G8,
          uses=r"(?i:memory[ _]tiers?)"),
+    Term("SRAT", "ACPI's System Resource Affinity Table: which NUMA node each memory range and CPU belongs to, and "
+         "which ranges are hotpluggable.", "drivers/acpi/numa/srat.c", "12", _G8, uses=r"\bSRAT\b"),
+    Term("HMAT", "ACPI's Heterogeneous Memory Attribute Table: latency and bandwidth per node; 6.7+ derive a node's "
+         "abstract distance (memory tier) from it.", "drivers/acpi/numa/hmat.c", "12", _G8, uses=r"\bHMAT\b"),
     Term("daxctl", "ndctl's tool: reconfigure-device --mode=system-ram writes remove_id, unbind, new_id, bind, then "
          "onlines the blocks.", "ndctl daxctl/", "12", _G8,
          uses=r"\bdaxctl\b"),

@@ -139,11 +139,17 @@ def compact(table_html: str) -> str:
             .replace("<th style='", f"<th style='{_CELL}").replace("<th>", f"<th style='{_CELL}'>"))
 
 
+#: boot memory in the model: zone counts, no per-page state (so no kpageflags word but the holes')
+_BOOT_MODEL = "the model keeps its counts, not each page's state"
+_BOOT_KPF = ("not modelled for boot RAM (a real kernel reads each page's own flags); RESERVED in the holes "
+             "(pfn 0, e820 gaps)")
+
+
 def _detail(i: int, m: Machine) -> str:
     """The long description of a legend class (a legend row's tooltip, and the hover of boot/offline pfns)."""
     if i >= FREE0:
         return "free in the buddy allocator; shade = order of the free block (light = large, dark = small)"
-    return {OFFLINE: "offline / no struct page", BOOT: "boot memory (counts only in the model)",
+    return {OFFLINE: "offline / no struct page", BOOT: f"boot memory ({_BOOT_MODEL})",
             SELFHOSTED: f"self-hosted memmap: {selfhosted_label(m)}", PCP: "free, on a per-cpu (pcp) list",
             MOVABLE: "movable (anon / THP)", UNMOVABLE: "unmovable (slab / kernel / compound / page table)",
             ISOLATED: "in an isolated pageblock (MIGRATE_ISOLATE)"}[i]
@@ -412,7 +418,7 @@ class PageMapView:
             if mt >= 0:
                 name += f"; pageblock {MIGRATETYPE_NAMES[mt]}"
             labels.append(name)
-            kpf.append(f"{kpf_names(word)} ({word:#x})")
+            kpf.append(_BOOT_KPF if ci == BOOT else f"{kpf_names(word)} ({word:#x})")
         return labels, kpf
 
     def describe(self) -> str:
@@ -449,9 +455,12 @@ class PageMapView:
         ci = int(self._kinds[i])
         word = int(self.m.kpageflags(pfn, 1)[0])
         state = self._class_label(ci) if ci in (OFFLINE, BOOT) or ci >= FREE0 else _detail(ci, self.m)
+        kpf = f"{kpf_names(word)} ({word:#x})"
+        if ci == BOOT:
+            kpf = "not modelled" if word == 0 else f"{kpf} (a hole in boot memory: PageReserved)"
         self.inspected.value = (f"<span class='pagemap-inspect' data-pfn='{pfn}' style='font-size:12px'>pfn {pfn:#x} "
                                 f"(+{i}), phys {pfn * self.m.arch.page_size:#x}: {esc(state)}; kpageflags "
-                                f"{esc(kpf_names(word))} ({word:#x})</span>")
+                                f"{esc(kpf)}</span>")
 
     def _segments(self, p: int, rows: int, dy: float = 0.0) -> list[tuple[float, float, float, float]]:
         """Line segments separating pfn offsets ``< p`` from ``>= p`` in the grid (moved ``dy`` rows down)."""

@@ -5,11 +5,14 @@ memory type: ordinary DRAM has MEMTIER_ADISTANCE_DRAM (576), the memory kmem hot
 gets MEMTIER_DEFAULT_DAX_ADISTANCE (5 x 576 = 2880) unless the firmware (HMAT) says
 better.  Tier N holds the types whose distance is in [N * 128, (N + 1) * 128): DRAM is
 ``memory_tier4``, kmem's memory ``memory_tier22``.  A tier exists only while one of its
-nodes has memory (N_MEMORY); reclaim demotes pages from a node to the nearest nodes of
-the next lower tier.
+nodes has memory (N_MEMORY).  establish_demotion_targets() gives each node a preferred
+target (the nearest nodes of the next lower tier) and a fallback (every node of the lower
+tiers); reclaim demotes to them only when /sys/kernel/mm/numa/demotion_enabled is set
+(can_demote(), mm/vmscan.c; off at boot).
 
-The model leaves out HMAT performance data and the adistance notifier chain (a QEMU
-``pc`` guest has neither), and promotion.
+The model leaves out HMAT performance data and the adistance notifier chain that 6.7+
+consult (mt_calc_adistance(); a QEMU ``pc`` guest has no HMAT, so the defaults hold),
+demotion_enabled and reclaim itself, and promotion.
 """
 from __future__ import annotations
 
@@ -119,7 +122,7 @@ class MemoryTiers:
 
     # --- demotion -----------------------------------------------------------------------
     def establish_demotion_targets(self, log: bool = True) -> None:
-        """establish_demotion_targets(): each node demotes to the nearest nodes of the next lower tier."""
+        """establish_demotion_targets(): each node's preferred targets, the nearest nodes of the next lower tier."""
         m = self.m
         tiers = self.tiers()
         order = list(tiers)

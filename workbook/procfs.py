@@ -314,8 +314,10 @@ def iomem(m: "Machine") -> str:
 def kpageflags(m: "Machine", start_pfn: int, count: int) -> np.ndarray:
     """/proc/kpageflags for ``count`` pfns from ``start_pfn`` as uint64 words (fs/proc/page.c).
 
-    Reading stops at round_up(max_pfn, PAGES_PER_SECTION) as the kernel's does.  Boot
-    memory, which the model keeps as counts, reads as in use with no flags.
+    Reading stops at round_up(max_pfn, PAGES_PER_SECTION) as the kernel's does.  The holes of
+    boot memory (pfns of a boot section the e820 map does not give as RAM) read as the kernel
+    left them: see :func:`boot_hole_words`.  The RAM of boot memory, which the model keeps as
+    counts only, reads 0: the model has no flags to give (a real kernel reads each page's own).
     """
     pps = m.arch.pages_per_section
     limit = -(-m.max_pfn // pps) * pps
@@ -326,14 +328,39 @@ def kpageflags(m: "Machine", start_pfn: int, count: int) -> np.ndarray:
     table = kind_table(m.kernel.selfhosted_reserved, m.kernel.vmemmap_self_hosted_flag, m.kernel.anon_exclusive_kpf)
     kinds, online, boot = page_kinds(m, start_pfn, count)
     words = table[kinds]
+    nopage = np.uint64(0 if m.kernel.kpf_offline_reads_zero else 1 << KPF.NOPAGE)
     # masks only where needed: a range of online hot-added blocks has neither case
     if boot.any():
-        words[boot] = 0
+        words[boot] = boot_hole_words(m, start_pfn, count, nopage)[boot]
     if not online.all():
         # stable_page_flags(NULL) reads NOPAGE; from 6.16 kpage_read() writes 0 when
         # pfn_to_online_page() finds no page (KernelProfile.kpf_offline_reads_zero)
-        words[~online] = np.uint64(0 if m.kernel.kpf_offline_reads_zero else 1 << KPF.NOPAGE)
+        words[~online] = nopage
     return words
+
+
+def boot_hole_words(m: "Machine", start_pfn: int, count: int, nopage: np.uint64) -> np.ndarray:
+    """kpageflags of boot-section pfns: RESERVED in a hole, NOPAGE (or 0) in a subsection without RAM, else 0.
+
+    memmap_init() (mm/mm_init.c) hands every pfn of a boot section that memblock has no memory
+    for (pfn 0, which trim_bios_range() reserves on x86, 0x9f-0xff, the end of the last
+    range) to init_unavailable_range(), which initialises its struct page PageReserved; the
+    kernel logs "On node N, zone Z: K pages in unavailable ranges".  That only happens where
+    pfn_valid(): the pfn's subsection (2 MiB, SUBSECTION_SHIFT) holds some memory, else
+    pfn_to_online_page() finds no page.  The RAM itself reads 0 here (the model keeps no
+    per-page state of boot memory).
+    """
+    shift = m.arch.page_shift
+    sub = m.arch.pages_per_subsection
+    lo, hi = start_pfn // sub * sub, -(-(start_pfn + count) // sub) * sub
+    ram = np.zeros(hi - lo, dtype=bool)
+    for s, e in m.boot_ranges:
+        a, b = max(s >> shift, lo), min(e >> shift, hi)
+        if b > a:
+            ram[a - lo:b - lo] = True
+    valid = np.repeat(ram.reshape(-1, sub).any(axis=1), sub)
+    words = np.where(ram, np.uint64(0), np.where(valid, np.uint64(1 << KPF.RESERVED), nopage)).astype(np.uint64)
+    return words[start_pfn - lo:start_pfn - lo + count]
 
 
 def numactl_hardware(m: "Machine") -> str:

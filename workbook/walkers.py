@@ -91,7 +91,7 @@ class PageState:
     kind: np.ndarray            # PageKind per pfn (UNINIT where there is no online struct page)
     free_order: np.ndarray      # order of the free buddy block a FREE pfn belongs to, else -1
     online: np.ndarray          # the pfn's section is online
-    boot: np.ndarray            # boot memory (counts only in the model)
+    boot: np.ndarray            # boot memory (the model keeps its counts, not per-page state)
     pageblock_mt: np.ndarray    # migratetype per pfn (of its pageblock), -1 where unknown
 
 
