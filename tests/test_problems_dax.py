@@ -83,3 +83,15 @@ def test_dax_kmem_memory_problem(seed: int) -> None:
     want = {"node 1 managed": n - memmap, "node 1 self-hosted pfns": memmap, "node 1 MemTotal kB": (n - memmap) * 4}
     assert p.answer == want[q["asked"]]
     assert p.check(p.answer).ok and all(not p.check(w).ok for w in p.mistakes)
+
+
+@pytest.mark.parametrize("value", ["", "o", "x1"])
+def test_the_worked_steps_refuse_what_kstrtobool_refuses(value: str) -> None:
+    """The problem's own walk-through of the store agrees with the model on values that are no boolean.
+
+    An empty write is no write at all: sysfs_kf_write() returns 0 before the store runs (fs/sysfs/file.c).
+    """
+    from workbook.problems.dax import _attribute_by_hand
+    want = "ok" if value == "" else "EINVAL"
+    assert _attribute_by_hand("6.12", "1", "none", "0", value)[0] == want
+    assert attribute_write("6.12", "1", "none", "0", value) == want

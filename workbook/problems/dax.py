@@ -89,9 +89,13 @@ def _attribute_by_hand(kernel: str, param: str, held: str, current: str, value: 
     """memmap_on_memory_store()'s checks in drivers/dax/bus.c's order, with the steps."""
     if kernel == "6.1":
         return "ENOENT", ["6.1 has no dax memmap_on_memory attribute (it came with 6.8): the open fails: ENOENT"]
+    if not value:
+        return "ok", ["an empty write never reaches the store: sysfs_kf_write() returns 0 for a count of 0"]
     v = value.lower()
     # lib/kstrtox.c: the first character decides, "o" the second ("on" true, "of..." false)
-    val = True if v[:1] in "yt1" or v[:2] == "on" else False if v[:1] in "nf0" or v[:2] == "of" else None
+    # (an empty string is no boolean: "" would be "in" any string, so test the first character by itself)
+    c = v[:1]
+    val = True if (c and c in "yt1") or v[:2] == "on" else False if (c and c in "nf0") or v[:2] == "of" else None
     steps = [f"kstrtobool({value!r}) = {'-EINVAL' if val is None else val}"]
     if val is None:
         return "EINVAL", steps + ["not a boolean: the store returns EINVAL"]
