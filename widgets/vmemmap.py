@@ -353,8 +353,12 @@ class VmemmapView:
             maps = "PMDs shared between sections"
         head = (f"{m.kernel.label}, {a.name}, {format_bytes(m.block_size)} blocks, "
                 f"<code>memory_hotplug.memmap_on_memory={esc(m.params.memmap_on_memory)}</code>")
+        # 5.13-6.7 ask mhp_supports_memmap_on_memory(size) of the whole add: only a one-block add self-hosts
+        scope = ("" if m.kernel.altmap_per_block else
+                 f", for an add of exactly one block: {esc(m.kernel.label)} refuses it for a bigger add "
+                 "(size == memory_block_size_bytes()), whose memmap then comes from node memory")
         verdict = (f"memmap on memory: <b>yes</b>: each block's memmap, {V} pages ({size}) = {maps}, comes from "
-                   "the block's own first pfns" if why is None else
+                   f"the block's own first pfns{scope}" if why is None else
                    f"memmap on memory: <b>no</b>: {esc(why)}. A block's memmap is {V} pages ({size}) = {maps}, "
                    "taken from node memory")
         self.policy.value = (f"<div class='vmemmap-policy' data-supported='{int(why is None)}' "
