@@ -33,11 +33,11 @@ def test_node0_keeps_its_memory_when_node1_or_the_block_pays() -> None:
 
 
 def test_node0_drop_names_the_common_mistakes() -> None:
-    # the chapter's 3 GiB exercise: 12,288 pages; the 1 GiB drop measured above it is a known slip
-    assert check_node0_memmap_drop(12288, size=3 * GiB).ok
-    assert "1 GiB DIMM" in check_node0_memmap_drop(4096, size=3 * GiB).message
-    assert "in MiB" in check_node0_memmap_drop(48, size=3 * GiB).message
-    assert "PMDs" in check_node0_memmap_drop(24, size=3 * GiB).message
+    # the chapter's 6 GiB exercise: 24,576 pages; the 1 GiB drop measured above it is a known slip
+    assert check_node0_memmap_drop(24576, size=6 * GiB).ok
+    assert "1 GiB DIMM" in check_node0_memmap_drop(4096, size=6 * GiB).message
+    assert "in MiB" in check_node0_memmap_drop(96, size=6 * GiB).message
+    assert "PMDs" in check_node0_memmap_drop(48, size=6 * GiB).message
     # the 6.1 multi-block trap is named, not just "that is not it"
     r = check_node0_memmap_drop(0, size=1 * GiB, kernel="6.1", memmap_on_memory="1")
     assert "only for a one-block add" in r.message and "8 blocks" in r.message
