@@ -30,3 +30,18 @@ def test_node0_keeps_its_memory_when_node1_or_the_block_pays() -> None:
     assert check_node0_memmap_drop(0, size=256 * MiB, node1_bytes=512 * MiB).ok
     # 6.1 refuses memmap_on_memory for an add of more than one block: node 0 pays again
     assert check_node0_memmap_drop(4096, size=1 * GiB, kernel="6.1", memmap_on_memory="1").ok
+
+
+def test_node0_drop_names_the_common_mistakes() -> None:
+    # the chapter's 6 GiB exercise: 24,576 pages; the 1 GiB drop measured above it is a known slip
+    assert check_node0_memmap_drop(24576, size=6 * GiB).ok
+    assert "1 GiB DIMM" in check_node0_memmap_drop(4096, size=6 * GiB).message
+    assert "in MiB" in check_node0_memmap_drop(96, size=6 * GiB).message
+    assert "PMDs" in check_node0_memmap_drop(48, size=6 * GiB).message
+    # the 6.1 multi-block trap is named, not just "that is not it"
+    r = check_node0_memmap_drop(0, size=1 * GiB, kernel="6.1", memmap_on_memory="1")
+    assert "only for a one-block add" in r.message and "8 blocks" in r.message
+    assert "one 128 MiB block" in check_node0_memmap_drop(512, size=1 * GiB, kernel="6.1", memmap_on_memory="1").message
+    assert "own start" in check_node0_memmap_drop(4096, kernel="6.12", memmap_on_memory="1").message
+    assert "node 1 has memory of its own" in check_node0_memmap_drop(1024, size=256 * MiB,
+                                                                     node1_bytes=512 * MiB).message

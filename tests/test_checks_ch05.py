@@ -32,3 +32,19 @@ def test_kpageflags_word_per_kernel() -> None:
     assert "free page of the buddy part" in check_kpageflags_word(0x400).message
     assert "before onlining" in check_kpageflags_word(1 << 20).message
     assert "PG_reserved" in r.rule
+
+
+def test_kpageflags_word_slips() -> None:
+    assert "count from 0" in check_kpageflags_word(0x1080000000).message
+    assert "hex digits" in check_kpageflags_word(2100000000).message
+    assert "(1 << 32) | (1 << 37)" in check_kpageflags_word(37).message
+    assert "upper 32 bits" in check_kpageflags_word(0x21).message
+
+
+def test_selfhosted_pages_force_before_6_6() -> None:
+    r = check_selfhosted_pages(512, kernel="6.1", size=128 * MiB, mode="force")
+    assert not r.ok and "reads 'force' as false" in r.message
+    r = check_selfhosted_pages(512, kernel="5.13", size=128 * MiB, mode="force")
+    assert not r.ok and "rejects it" in r.message
+    args = {"kernel": "6.12", "size": 256 * MiB, "arch": "ppc64-radix-64k", "mode": "force"}
+    assert "x86_64's 128 MiB blocks" in check_selfhosted_pages(512, **args).message

@@ -298,7 +298,7 @@ def test_instructors_guide_is_up_to_date() -> None:
 def test_every_kernel_quotation_is_labelled() -> None:
     """Each C excerpt in a chapter says which file and release it quotes, and under which licence."""
     label = re.compile(r"```\n<sub>Quoted from `[\w/.-]+\.[ch]`( \(`\w+\(\)`\))?, Linux [0-9.]+( and [0-9.]+)?"
-                       r"[^<]*; kernel code, licensed GPL-2\.0(-only)? \(not under this workbook's MIT licence\)\.</sub>")
+                       r"[^<]*; kernel code, licensed GPL-2\.0(-only|-or-later)? \(not under this workbook's MIT licence\)\.</sub>")
     quoted = 0
     for path in student.chapter_paths(CHAPTERS):
         for cell in nbformat.read(path, as_version=4).cells:
@@ -308,4 +308,4 @@ def test_every_kernel_quotation_is_labelled() -> None:
             for block in blocks:
                 quoted += 1
                 assert label.search(block), f"{path.name}: unlabelled quotation {block[:80]!r}"
-    assert quoted == 23
+    assert quoted == 24

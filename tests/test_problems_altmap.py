@@ -47,3 +47,12 @@ def test_altmap_alloc_problem(seed: int) -> None:
 
 def test_altmap_alloc_sometimes_needs_alignment() -> None:
     assert any("alignment" in h for s in range(30) for h in generate("altmap-alloc", s).mistakes.values())
+
+
+def test_altmap_alloc_echoes_pfns_in_hex_and_names_kib_and_hex_digit_slips() -> None:
+    p = generate("altmap-alloc", 3)            # base 0x100010, one 2 MiB call: 0x100200
+    assert p.answer == 0x100200 and repr(p.check(0x100200)) == "right: 0x100200 (1049088)"
+    assert p.check(100200).message.startswith("0x18768 (100200): that is the pfn's hex digits")
+    assert p.check("0x100010").message.startswith("0x100010 (1048592): that ignores the alignment")
+    kib = [p for p in (generate("altmap-alloc", s) for s in range(40)) if any("in KiB" in h for h in p.mistakes.values())]
+    assert kib

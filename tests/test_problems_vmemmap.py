@@ -50,3 +50,14 @@ def test_vmstat_value() -> None:
     assert vmstat_value(m, "nr_memmap_pages") == 512
     with pytest.raises(KeyError):
         vmstat_value(memmap_source_machine("6.1", "0", 0), "nr_memmap_pages")
+
+
+def test_memmap_source_names_the_6_1_multi_block_trap() -> None:
+    """A seed whose DIMM is several blocks on 6.1 with memmap_on_memory=1: answering 0 gets the rule, not a shrug."""
+    traps = [p for p in (generate("memmap-source", s) for s in range(60))
+             if p.params["kernel"] == "6.1" and p.params["memory_hotplug.memmap_on_memory"] == "1"
+             and p.params["hot-added to node 1"] != "128 MiB" and p.params["node 1 boot memory"] == "0 MiB"]
+    assert traps
+    for p in traps:
+        assert p.answer > 0 and "only for a one-block add" in p.check(0).message
+        assert "one 128 MiB block" in p.check(512).message

@@ -8,9 +8,8 @@ from __future__ import annotations
 from widgets.checks import CheckResult, check_number
 from widgets.checks_ch01 import in_hex
 from workbook.arch import GiB, MiB
-from workbook.memory_hotplug import memmap_on_memory_refusal, memory_block_memmap_on_memory_pages
 from workbook.pagemap import kpf_names
-from workbook.problems.memmap_on_memory import hotplug_vm
+from workbook.problems.memmap_on_memory import hotplug_vm, selfhosted_mistakes
 
 __all__ = ["check_selfhosted_pages", "check_kpageflags_word"]
 
@@ -24,31 +23,10 @@ def check_selfhosted_pages(answer: object, kernel: str = "6.1", size: int = 1 * 
     ``block`` defaults to the last block of the DIMM.
     """
     m = hotplug_vm(kernel, arch, mode)
-    a = m.arch
-    refusal = memmap_on_memory_refusal(m, size)
     res = m.dimm_add(size, 1, "dimm1")
     b = m.blocks[res.blocks[-1] if block is None else block]
     expected = b.vmemmap_pages
-    exact = a.memmap_pages(b.nr_pages)
-    padded = memory_block_memmap_on_memory_pages(m)
-    whole = a.memmap_pages(size >> a.page_shift)
-    mistakes: dict[int, str] = {}
-    if expected == 0:
-        why = refusal or "the memmap was allocated from other memory"
-        mistakes[exact] = f"that is what the block's memmap needs, but it is not on the block: {why}"
-        mistakes.setdefault(padded, f"the memmap is not on the block: {why}")
-        mistakes.setdefault(whole, f"that is the whole DIMM's memmap, and it is not on the DIMM: {why}")
-    else:
-        mistakes[exact] = (f"{exact} pages is the memmap itself; memmap_on_memory=force pads it to whole "
-                           f"pageblocks ({a.pageblock_nr_pages} pages)")
-        mistakes.setdefault(expected - exact, "that is only the padding force mode adds; the block loses "
-                                              "memmap + padding")
-        mistakes.setdefault(whole, "that is the memmap of the whole DIMM; each block holds only its own, at its "
-                                   "own start")
-        mistakes.setdefault(0, "the kernel accepted memmap_on_memory for this add: the block carries its own "
-                               "memmap")
-    mistakes.setdefault(a.memmap_bytes(b.nr_pages), "that is the memmap in bytes; count pfns")
-    mistakes.pop(expected, None)
+    mistakes = selfhosted_mistakes(m, size, mode, expected)
     return check_number(answer, expected, mistakes=mistakes,
                         rule="mhp_supports_memmap_on_memory(): <= 6.7 only a single-block add "
                              "(size == memory_block_size_bytes()), 6.8+ every block gets its own altmap; the "
@@ -66,11 +44,28 @@ def _online_word(kernel: str, pfn: int) -> tuple[int, int]:
 
 def check_kpageflags_word(answer: object, kernel: str = "6.1", pfn: int = 0x100000) -> CheckResult:
     """Check "which /proc/kpageflags word does ``pfn`` read after hot-add + online_movable of 128 MiB?"."""
-    words = {k: _online_word(k, pfn)[0] for k in ("5.13", "6.1", "6.12")}
+    words = {k: _online_word(k, pfn)[0] for k in ("6.12", "6.1", "5.13")}
     expected, other = _online_word(kernel, pfn)
     mistakes = {w: f"{kpf_names(w)}: that is what {k} reads" for k, w in words.items()}
     mistakes[other] = f"{kpf_names(other)}: that is a free page of the buddy part, after the memmap"
     mistakes[1 << 20] = "NOPAGE: that is the word before onlining, when the section is not online"
+    mistakes.setdefault(0, "0: that is how 6.16+ read a pfn with no online struct page; once online, the memmap "
+                           "pages carry flags")
+    # bits counted from 1, and the hex digits typed as a decimal number
+    mistakes.setdefault(expected >> 1, "that counts the bits from 1; KPF_* bit numbers count from 0 (1 << 32 is "
+                                       "KPF_RESERVED)")
+    bits = [b for b in range(64) if expected >> b & 1]
+    if len(bits) > 1:
+        for wrong in (sum(bits), bits[0] | bits[-1]):
+            mistakes.setdefault(wrong, "that combines the bit numbers; the word has those bits set: "
+                                       + " | ".join(f"(1 << {b})" for b in bits))
+    if expected >> 32:
+        mistakes.setdefault(expected >> 32, f"that is only the word's upper 32 bits; the word is 64 bits wide: "
+                                            f"{expected:#x}")
+    written = f"{expected:x}"
+    if written.isdigit():
+        mistakes.setdefault(int(written), f"that is the word's hex digits read as a decimal number; write it as "
+                                          f"0x{written}")
     mistakes.pop(expected, None)
     rule = ("stable_page_flags(): KPF_RESERVED (bit 32) copies PG_reserved, KPF_OWNER_PRIVATE (bit 37) copies "
             "PG_owner_priv_1 = PG_vmemmap_self_hosted (6.0+); the memmap pages are PageReserved up to 6.10, "

@@ -353,12 +353,16 @@ class VmemmapView:
             maps = "PMDs shared between sections"
         head = (f"{m.kernel.label}, {a.name}, {format_bytes(m.block_size)} blocks, "
                 f"<code>memory_hotplug.memmap_on_memory={esc(m.params.memmap_on_memory)}</code>")
+        # 5.13-6.7 ask mhp_supports_memmap_on_memory(size) of the whole add: only a one-block add self-hosts
+        scope = ("" if m.kernel.altmap_per_block else
+                 f", but only in an add of exactly one block: {esc(m.kernel.label)} takes a bigger add's memmap "
+                 "from node memory")
         verdict = (f"memmap on memory: <b>yes</b>: each block's memmap, {V} pages ({size}) = {maps}, comes from "
-                   "the block's own first pfns" if why is None else
+                   f"the block's own first pfns{scope}" if why is None else
                    f"memmap on memory: <b>no</b>: {esc(why)}. A block's memmap is {V} pages ({size}) = {maps}, "
                    "taken from node memory")
         self.policy.value = (f"<div class='vmemmap-policy' data-supported='{int(why is None)}' "
-                             f"style='font-size:12px'>{head}<br>{verdict}</div>")
+                             f"style='font-size:12px;max-width:{self.plot_width}px'>{head}<br>{verdict}</div>")
 
     def _x_positions(self) -> tuple[dict[int, float], list[float], list[int], float]:
         """Left x of every window column, the x of the gaps (holes) between them, the nodes drawn, and the width."""

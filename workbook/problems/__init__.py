@@ -96,7 +96,11 @@ class Problem:
             hint = self.mistakes.get(value, "that is not it")
         except TypeError:                  # an unhashable answer (a list, a dict) is no known mistake
             hint = "that is not it"
-        return Verdict(False, f"{written!r}: {hint}", self.rule, self.mistakes)
+        # a pfn or an address is echoed as the answer key writes it, 0x... (decimal), however it was typed
+        hexed = (self.answer_format == "hex" and isinstance(value, int) and not isinstance(value, bool)
+                 and value >= 0)
+        shown_wrong = format_answer(value, "hex") if hexed else repr(written)
+        return Verdict(False, f"{shown_wrong}: {hint}", self.rule, self.mistakes)
 
 
 def _equal(value: object, answer: object) -> bool:

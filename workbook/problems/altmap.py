@@ -5,7 +5,7 @@ from ..arch import get_arch
 from ..memremap import VmemAltmap
 from . import Problem, register, rng
 
-__all__ = ["altmap_alloc", "altmap_handouts", "altmap_by_hand"]
+__all__ = ["altmap_alloc", "altmap_handouts", "altmap_by_hand", "hex_digits_mistake"]
 
 
 def altmap_handouts(base_pfn: int, reserve: int, free: int, sizes: list[int],
@@ -13,6 +13,14 @@ def altmap_handouts(base_pfn: int, reserve: int, free: int, sizes: list[int],
     """A fresh altmap and the first pfn of each ``altmap_alloc_block_buf(size)`` call (None: exhausted)."""
     altmap = VmemAltmap(base_pfn=base_pfn, reserve=reserve, free=free)
     return altmap, [altmap.alloc_block_buf(size, page_size) for size in sizes]
+
+
+def hex_digits_mistake(pfn: int) -> dict[int, str]:
+    """The pfn's hex digits typed as a decimal number (``100200`` for 0x100200), when they are all digits."""
+    written = f"{pfn:x}"
+    if written.isdigit() and int(written) != pfn:
+        return {int(written): f"that is the pfn's hex digits read as a decimal number; write it as 0x{written}"}
+    return {}
 
 
 def altmap_by_hand(base: int, reserve: int, free: int, calls: list[int]) -> tuple[int | None, list[str]]:
@@ -60,13 +68,21 @@ def altmap_alloc(seed: int, exam: bool = False) -> Problem:
     hand, steps = altmap_by_hand(base, reserve, free, calls)
     _, no_reserve = altmap_handouts(base, 0, free + reserve, sizes, a.page_size)
     no_align = base + reserve + sum(calls[:-1])
-    mistakes = {
-        no_align: "that ignores the alignment: each block starts on a multiple of its own size "
-                  "(the lowest set bit of nr_pfns), and the skipped pfns count in ->align",
-        no_reserve[-1]: "that ignores ->reserve: allocation starts at base_pfn + reserve",
-        base + sum(calls[:-1]): "that ignores both ->reserve and the alignment",
-        answer + calls[-1]: "that is one past the end of the last block; the call returns its first pfn",
-    }
+    # the first rule a wrong answer breaks wins a collision (setdefault); ->reserve only matters when set
+    mistakes: dict[int, str] = {}
+    mistakes.setdefault(no_align, "that ignores the alignment: each block starts on a multiple of its own size "
+                                  "(the lowest set bit of nr_pfns), and the skipped pfns count in ->align")
+    if reserve:
+        mistakes.setdefault(no_reserve[-1], "that ignores ->reserve: allocation starts at base_pfn + reserve")
+        mistakes.setdefault(base + sum(calls[:-1]), "that ignores both ->reserve and the alignment")
+    mistakes.setdefault(answer + calls[-1], "that is one past the end of the last block; the call returns its "
+                                            "first pfn")
+    mistakes.setdefault(base + reserve + sum(n * a.page_size >> 10 for n in calls[:-1]),
+                        "that adds the sizes in KiB; the altmap counts pfns of 4 KiB (2048 KiB = 512 pfns)")
+    for wrong, why in hex_digits_mistake(answer).items():
+        mistakes.setdefault(wrong, why)
+    if len(calls) > 1:
+        mistakes.setdefault(got[0], "that is what the FIRST call returns; the question asks for the last")
     mistakes.pop(answer, None)
     shown = ", ".join(f"{n * a.page_size >> 10} KiB" for n in calls)
     return Problem(

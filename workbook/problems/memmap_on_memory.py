@@ -12,7 +12,7 @@ from ..memory_hotplug import memmap_on_memory_refusal, memory_block_memmap_on_me
 from . import Problem, register, rng
 from .geometry import allowed_by_hand
 
-__all__ = ["selfhosted_pages", "hotplug_vm", "SELFHOSTED_ARCHES", "selfhosted_by_hand"]
+__all__ = ["selfhosted_pages", "hotplug_vm", "SELFHOSTED_ARCHES", "selfhosted_by_hand", "selfhosted_mistakes"]
 
 #: The builds the problem picks from: (label, architecture, sizeof(struct page)).
 SELFHOSTED_ARCHES: tuple[tuple[str, str, int], ...] = (
@@ -56,6 +56,50 @@ def selfhosted_by_hand(kernel: str, arch: ArchProfile, mode: str, block: int,
     return hand, steps + more
 
 
+def selfhosted_mistakes(m: Machine, size: int, asked: str, answer: int) -> dict[int, str]:
+    """The wrong answers to "how many pfns at the start of the DIMM's last block hold its own memmap?".
+
+    ``m`` is the machine that hot-added ``size`` bytes with ``memory_hotplug.memmap_on_memory=<asked>``
+    and ``answer`` the right count (never a key).  Shared by the seeded ``selfhosted-pages``
+    problem and chapter 05's fixed check, so both name the same rules: the one-block rule up to
+    6.7, ``force`` before 6.6, the padding of force mode, the per-block memmap.
+    """
+    a = m.arch
+    per_block = m.block_size >> a.page_shift
+    exact = a.memmap_pages(per_block)
+    padded = memory_block_memmap_on_memory_pages(m)
+    whole = a.memmap_pages(size >> a.page_shift)
+    refusal = memmap_on_memory_refusal(m, size)
+    mistakes: dict[int, str] = {}
+    if answer == 0:
+        why = refusal or "the memmap was allocated from other memory"
+        if asked == "force" and m.params.memmap_on_memory == "N":
+            why = (f"{m.kernel.label} has no 'force': its bool parameter "
+                   + ("reads 'force' as false (kstrtobool() knows t/f since 5.19)" if m.kernel.kstrtobool_tf else
+                      "rejects it (kstrtobool() knows no 'f' before 5.19: `force' invalid for parameter)")
+                   + ", so memmap_on_memory stays off")
+        mistakes[exact] = f"that is what the block's memmap needs, but it is not on the block: {why}"
+        mistakes.setdefault(padded, f"the memmap is not on the block: {why}")
+        mistakes.setdefault(whole, f"that is the whole DIMM's memmap, and it is not on the DIMM: {why}")
+    else:
+        mistakes[exact] = (f"{exact} pages is the block's memmap rounded up to whole pages; force mode pads it to "
+                           f"whole pageblocks ({a.pageblock_nr_pages} pages)")
+        mistakes.setdefault(answer - exact, "that is only the padding force mode adds; the block loses memmap + "
+                                            "padding")
+        mistakes.setdefault(whole, "that is the memmap of the whole DIMM; each block holds only its own, at its "
+                                   "own start")
+        mistakes.setdefault(0, "the kernel accepted memmap_on_memory for this add: the block carries its own "
+                               "memmap")
+    mistakes.setdefault(a.memmap_bytes(per_block), "that is the memmap in bytes; count pfns")
+    mistakes.setdefault(a.memmap_bytes(per_block) >> 10, "that is the memmap in KiB; count pfns")
+    if (a.page_size, a.struct_page_size, m.block_size) != (4096, 64, 128 << 20):
+        mistakes.setdefault(512, "512 is the answer for x86_64's 128 MiB blocks of 4 KiB pages; work it out for "
+                                 f"this build ({a.page_size >> 10} KiB pages, {a.struct_page_size}-byte struct "
+                                 f"page, {m.block_size >> 20} MiB blocks)")
+    mistakes.pop(answer, None)
+    return mistakes
+
+
 @register("selfhosted-pages", difficulty=2, chapter="05")
 def selfhosted_pages(seed: int, exam: bool = False) -> Problem:
     """How many pfns at the start of the DIMM's last memory block hold that block's own memmap?"""
@@ -89,18 +133,7 @@ def selfhosted_pages(seed: int, exam: bool = False) -> Problem:
     per_block = last.nr_pages
     exact = a.memmap_pages(per_block)
     padded = memory_block_memmap_on_memory_pages(m)
-    mistakes: dict[object, str] = {
-        0: "the kernel accepted memmap_on_memory for this add: the block carries its own memmap",
-        exact: f"{exact} pages is the block's memmap rounded up to whole pages; force mode pads it to whole "
-               f"pageblocks ({a.pageblock_nr_pages} pages)",
-        a.memmap_pages(size >> a.page_shift): "that is the memmap of the whole DIMM; each block holds only "
-                                               "its own memmap, at its own start",
-        a.memmap_bytes(per_block): "that is the memmap in bytes; the question counts pfns",
-    }
-    if answer == 0:
-        mistakes[exact] = f"the memmap is not on the block: {refusal}"
-        mistakes[padded] = f"the memmap is not on the block: {refusal}"
-    mistakes.pop(answer, None)
+    mistakes = selfhosted_mistakes(m, size, mode, answer)
     asked = mode
     read_as = m.params.memmap_on_memory
     verdict = "accepted" if refusal is None else f"refused ({refusal})"

@@ -21,7 +21,8 @@ from ..memory_hotplug import memmap_on_memory_refusal
 from . import Problem, register, rng
 
 __all__ = ["VMEMMAP_BASE", "vmemmap_base", "pfn_to_page", "page_to_pfn", "vmemmap_range", "vmemmap_pmds",
-           "node_memfree_pages", "vmstat_value", "memmap_source_machine", "memmap_source_by_hand"]
+           "node_memfree_pages", "vmstat_value", "memmap_source_machine", "memmap_source_by_hand",
+           "memmap_source_mistakes"]
 
 # the address arithmetic lives in the model (include/asm-generic/memory_model.h)
 from ..memory_model import (VMEMMAP_BASE, page_to_pfn, pfn_to_page, vmemmap_base,  # noqa: E402,F401
@@ -71,6 +72,54 @@ def memmap_source_by_hand(kernel: str, memmap_on_memory: str, node1_bytes: int, 
                             "pages"]
 
 
+def memmap_source_mistakes(m: Machine, size: int, drop: int, nid: int = 1) -> dict[int, str]:
+    """The wrong answers to "by how many pages does node 0's MemFree drop at this hot-add?", and what each misread.
+
+    ``m`` is the machine *before* the add of ``size`` bytes to node ``nid``; ``drop`` is the right
+    answer (never a key).  Shared by the seeded ``memmap-source`` problem and chapter 03's fixed
+    check, so both name the same rule, the 6.1 multi-block trap among them.
+    """
+    a = m.arch
+    nr = size >> a.page_shift
+    memmap = a.memmap_pages(nr)
+    blocks = max(size // m.block_size, 1)
+    refusal = memmap_on_memory_refusal(m, size)
+    one_block_ok = memmap_on_memory_refusal(m, m.block_size) is None
+    own = m.nodes[nid].has_memory()
+    k = m.kernel
+    mistakes: dict[int, str] = {}
+    if drop:
+        if refusal is not None and one_block_ok and blocks > 1:
+            mistakes[0] = (f"memmap_on_memory is on, but {k.label} puts the memmap on the new memory only for a "
+                           f"one-block add (mhp_supports_memmap_on_memory(size): size == "
+                           f"memory_block_size_bytes()), and this DIMM is {blocks} blocks: ACPI does not pass "
+                           "MHP_MEMMAP_ON_MEMORY, so the memmap comes from node 0 as if the option were off")
+        elif refusal is not None:
+            mistakes[0] = (f"the memmap cannot live on the new memory here ({refusal}), and node {nid} has no "
+                           "memory of its own: the allocation falls back to node 0")
+        if blocks > 1:
+            mistakes[memmap // blocks] = (f"that is the memmap of one {m.block_size >> 20} MiB block; node 0 pays "
+                                          f"for all {blocks} blocks of the DIMM")
+    else:
+        if refusal is None:
+            where = ("each block's at that block's own start (one altmap per block since 6.8)"
+                     if k.altmap_per_block and blocks > 1 else "in the block's first pfns")
+            mistakes[memmap] = (f"{memmap:,} pages is the memmap, but memmap_on_memory accepted this add: it lives "
+                                f"on the hot-added memory itself, {where}; node 0 pays nothing")
+        elif own:
+            mistakes[memmap] = (f"{memmap:,} pages is the memmap, but node {nid} has memory of its own: "
+                                f"alloc_pages_node({nid}) finds it there, so node 0 pays nothing")
+    mistakes.setdefault(memmap * a.page_size // 1024, "that is the memmap in kB (MemFree's unit); the question "
+                                                       "asks for pages")
+    mistakes.setdefault(a.memmap_bytes(nr), "that is the memmap in bytes; the question asks for pages")
+    mistakes.setdefault(a.memmap_bytes(nr) >> 20, "that is the memmap in MiB; the question asks for pages")
+    mistakes.setdefault(a.memmap_bytes(nr) // a.pmd_size, f"that is the number of {a.pmd_size >> 20} MiB PMDs "
+                                                            f"of memmap; each is {a.pmd_size // a.page_size} pages")
+    mistakes.setdefault(nr, "that is the number of pages hot-added, not the pages of memmap describing them")
+    mistakes.pop(drop, None)
+    return mistakes
+
+
 @register("memmap-source", difficulty=2, chapter="03")
 def memmap_source(seed: int, exam: bool = False) -> Problem:
     """How many pages of node 0's free memory does a hot-add to node 1 take, before any onlining?"""
@@ -94,6 +143,8 @@ def memmap_source(seed: int, exam: bool = False) -> Problem:
     if result.error is not None:        # pragma: no cover - every choice above fits in node 0
         raise RuntimeError(f"memmap-source seed {seed}: {result.error}")
     drop = before - node_memfree_pages(m, 0)
+    # what a wrong answer misread depends on the machine before the add: a fresh one of the same kind
+    mistakes = memmap_source_mistakes(memmap_source_machine(kernel, mom, node1), size, drop)
     a = m.arch
     memmap = a.memmap_pages(size >> a.page_shift)
     if refusal is None:
@@ -103,14 +154,6 @@ def memmap_source(seed: int, exam: bool = False) -> Problem:
     else:
         where = "comes from node 0: node 1 has no memory, so the allocation falls back along node 1's zonelist"
     why = f"memmap_on_memory refused: {refusal}" if refusal else "memmap_on_memory accepted the add"
-    mistakes = {
-        0: "the memmap only avoids node 0 when it lives on the new memory (memmap_on_memory accepted the "
-           "add) or node 1 has memory of its own",
-        memmap: f"{memmap} pages is the whole memmap; here it {where}",
-        memmap * a.page_size // 1024: "that is the memmap in kB; the question asks for pages",
-        size >> a.page_shift: "that is the number of pages hot-added, not the pages of memmap describing them",
-    }
-    mistakes.pop(drop, None)
     hand, steps = memmap_source_by_hand(kernel, mom, node1, size, m.block_size)
     return Problem(
         "memmap-source", seed,
