@@ -52,15 +52,6 @@ def test_numactl_from_capture_reads_node_files_as_numactl_does() -> None:
         assert real.splitlines()[0] == model.splitlines()[0] and real.splitlines()[-3:] == model.splitlines()[-3:]
 
 
-def test_node0_accounting_adds_up_to_what_numactl_prints() -> None:
-    from widgets.capture_compare import machine_after_step, node0_accounting
-    m = machine_after_step("6.12", "02-online")
-    text = node0_accounting(m)
-    size = next(ln for ln in m.numactl_hardware().splitlines() if ln.startswith("node 0 size"))
-    assert text.splitlines()[-1].endswith(size.split(": ")[1])
-    assert f"{m.nodes[0].managed_pages():,}" in text and "-4,096" in text          # 8 sections x 512 memmap pages
-
-
 def test_boot_console_lines_name_the_kernels_reservations() -> None:
     from widgets.capture_compare import boot_console_lines
     for series in ("5.10", "6.1", "6.12", "7.2"):

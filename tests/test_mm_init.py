@@ -40,6 +40,10 @@ def test_managed_and_free_are_what_meminfo_and_numactl_print() -> None:
     assert 0 <= b.rounding < 3                                 # one rounding per zone (DMA, DMA32)
     assert b.present - b.memmap - b.kernel_reserved - b.swiotlb + b.rounding == b.managed
     assert "= managed: MemTotal" in str(b) and "895 MB" in str(b)
+    # QEMU's pc BIOS keeps 0x9fc00-0xfffff and the top 128 KiB below 1 GiB out of the RAM it reports, and the
+    # kernel reserves page 0: 1 + 97 + 32 pages (the boot log's "pages in unavailable ranges" are 1, 97, 32)
+    assert b.ram == 262144 and b.ram - b.present == 1 + 97 + 32
+    assert [r[1] for r in b.rows()][:3] == [b.ram * 4, (b.ram - b.present) * 4, b.present * 4]
 
 
 def test_a_node_with_hot_added_memory_is_refused() -> None:

@@ -23,14 +23,14 @@ from ipywidgets import HTML, Dropdown, GridBox, HBox, Layout, VBox
 
 from widgets._common import esc, pre
 from workbook.captures import capture_dir, load_scenario
-from workbook.machine import BOOT_KERNEL_RESERVED, BOOT_SWIOTLB, Machine
+from workbook.machine import Machine
 from workbook.pagemap import kpf_names
 from workbook.replay import iter_replay
 
 __all__ = ["FILES", "CaptureCompare", "memory_blocks_txt", "kpageflags_runs", "zoneinfo_node", "zoneinfo_key_lines",
            "meminfo_lines", "vmstat_memmap", "machine_after_step", "field_kind",
-           "replay_by_kernel", "replay_table", "replay_kinds", "columns", "numactl_from_capture", "boot_console_lines",
-           "node0_accounting"]
+           "replay_by_kernel", "replay_table", "replay_kinds", "columns", "numactl_from_capture",
+           "boot_console_lines"]
 
 #: The files the view can show, in the order of the dropdown.
 FILES = ("memory_blocks.txt", "zoneinfo (hot-plug node)", "node meminfo", "kpageflags runs", "vmstat nr_memmap")
@@ -257,44 +257,6 @@ def boot_console_lines(kernel: str, scenario: str = "A") -> list[str]:
     text = (capture_dir(kernel, scenario) / "console.log").read_text(errors="replace")
     return [ln.split("] ", 1)[-1] for ln in text.splitlines()
             if re.search(r"\] (Memory: \d+K/\d+K available|software IO TLB: mapped)", ln)]
-
-
-def node0_accounting(m: Machine) -> str:
-    """Where node 0's boot memory goes in the model, from the firmware map to ``numactl -H``'s ``size``.
-
-    Derived: the usable pages (QEMU's e820 map) and the memmap of boot memory (one struct page
-    per present pfn, section by section). Fixed counts, not derived: the swiotlb bounce buffer
-    (the kernel's default size) and the kernel image with its early allocations. Boot memory
-    of other nodes shares the fixed counts in proportion (here node 0 has all of it), and
-    each zone's share is rounded down, which the last row before the total makes up.
-    """
-    a, node = m.arch, m.nodes[0]
-    kib = a.page_size >> 10
-    present = sum(z.present_early_pages for z in node.zones)              # boot memory, as the model booted
-    all_present = sum(z.present_early_pages for n in m.nodes.values() for z in n.zones)
-    share = present / all_present
-    memmap = int(m.nr_memmap_boot_pages * share)
-    swiotlb = int((BOOT_SWIOTLB >> a.page_shift) * share)
-    kernel = int((BOOT_KERNEL_RESERVED >> a.page_shift) * share)
-    managed = node.managed_pages()
-    ram = node.boot_memory_bytes >> a.page_shift
-    per_section = a.memmap_pages(a.pages_per_section)
-    rows = [("node 0's RAM (-numa node ... memdev=boot0)", ram, "QEMU's command line"),
-            ("  not usable: firmware holes in the e820 map", present - ram, "derived (QEMU's pc BIOS e820 map)"),
-            ("  memmap of boot memory (nr_memmap_boot_pages)", -memmap,
-             f"derived ({m.nr_memmap_boot_pages // per_section} sections x {per_section} pages)"),
-            ("  swiotlb bounce buffer", -swiotlb, "fixed: 64 MiB, IO_TLB_DEFAULT_SIZE"),
-            ("  kernel image and early allocations", -kernel, "fixed: 48 MiB, a round figure"),
-            ("  (each zone's share rounded down)", managed - (present - memmap - swiotlb - kernel),
-             "the reservations split by zone size"),
-            ("managed = node 0 MemTotal", managed, "")]
-    out = [f"{'':<48} {'pages':>8} {'kB':>9}"]
-    for what, pages, how in rows:
-        if what.startswith("  (each zone") and not pages:
-            continue
-        out.append(f"{what:<48} {pages:>8,} {pages * kib:>9,}  {how}")
-    out.append(f"numactl -H: node 0 size = {managed * kib:,} kB >> 10 = {(managed * kib) >> 10} MB")
-    return "\n".join(out)
 
 
 # ----------------------------------------------------------------------------------------------

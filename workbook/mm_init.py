@@ -29,6 +29,7 @@ class BootMemory:
 
     nid: int
     page_kb: int
+    ram: int                # the node's RAM as QEMU gives it (-numa node,memdev=...), in pages
     present: int            # e820 RAM of the node, whole pages: the zones' present pages
     memmap: int             # the node's share of the boot memmap (nr_memmap_boot_pages)
     kernel_reserved: int    # the node's share of BOOT_KERNEL_RESERVED
@@ -45,7 +46,10 @@ class BootMemory:
     def rows(self) -> list[tuple[str, int, str]]:
         """(what, kB, where it comes from), from present down to MemFree."""
         kb = self.page_kb
-        rows = [("present: e820 RAM in whole pages", self.present * kb, "the zones' present pages"),
+        rows = [("the node's RAM", self.ram * kb, "QEMU's -numa node,memdev=..."),
+                ("- firmware holes", (self.ram - self.present) * kb, "not RAM in the e820 map (BIOS area, "
+                 "ACPI tables), and page 0"),
+                ("= present: e820 RAM in whole pages", self.present * kb, "the zones' present pages"),
                 ("- boot memmap", self.memmap * kb, "nr_memmap_boot_pages: 64 B per page of each present section"),
                 ("- kernel image and early allocations", self.kernel_reserved * kb, "BOOT_KERNEL_RESERVED (a round figure)"),
                 ("- swiotlb bounce buffer", self.swiotlb * kb, "BOOT_SWIOTLB: 'software IO TLB: mapped ... (64MB)'")]
@@ -76,7 +80,7 @@ def boot_memory(m: "Machine", nid: int = 0) -> BootMemory:
     share = present / all_present if all_present else 0.0
     pages = lambda nbytes: round((nbytes >> a.page_shift) * share)  # noqa: E731
     return BootMemory(
-        nid=nid, page_kb=a.page_size // 1024, present=present,
+        nid=nid, page_kb=a.page_size // 1024, ram=m.nodes[nid].boot_memory_bytes >> a.page_shift, present=present,
         memmap=round(m.nr_memmap_boot_pages * share), kernel_reserved=pages(BOOT_KERNEL_RESERVED),
         swiotlb=pages(BOOT_SWIOTLB), managed=sum(z.managed_pages for z in zones),
         in_use=pages(BOOT_IN_USE), free=sum(z.boot_free for z in zones))
