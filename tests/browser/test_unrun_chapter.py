@@ -9,8 +9,8 @@ that picture instead.
 The committed chapter may predate the pictures, so the test regenerates chapter 05 with
 tools/run_chapters.py into a folder the Lab server serves (a fresh Lab: no signing key, nothing
 trusted), opens it without running a cell, and checks the workbench's output: a picture, not the
-text repr, of memory32's page map with its 512 self-hosted pfns (a row of the self-hosted red over
-the light green of free order-10 blocks), in its final state, not as first displayed (memory0, boot
+text repr, of memory32's page map with its 512 self-hosted pfns (a row of the self-hosted vermillion over
+the pale blue of free order-10 blocks), in its final state, not as first displayed (memory0, boot
 memory: a map of brown).
 """
 from __future__ import annotations
@@ -26,15 +26,24 @@ import nbformat
 import pytest
 
 from tests.browser.conftest import OUTPUT, ROOT, LabPage, LabServer
+from widgets import palette
 
 pytestmark = pytest.mark.browser
 
 CHAPTER = "05_memmap_on_memory.ipynb"
 VIEW = "application/vnd.jupyter.widget-view+json"
 PNG = "image/png"
-SELFHOSTED_RED = (0xD6, 0x27, 0x28)     # widgets/pagemap.py _BASE_COLORS[SELFHOSTED]
-FREE_ORDER_10 = (0xC7, 0xE9, 0xC0)      # _FREE_MAX: the lightest free shade
-BOOT_BROWN = (0x8C, 0x6D, 0x31)         # _BASE_COLORS[BOOT]: the legend's swatch, or a map of boot memory
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    h = hex_colour.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+# the page map's colours (widgets/palette.py), so that a new palette does not silently blind the test
+SELFHOSTED_RED = _rgb(palette.PAGEMAP["selfhosted"])   # the self-hosted memmap (vermillion, hatched)
+FREE_ORDER_10 = _rgb(palette.FREE_LARGE)               # the lightest free shade: a free order-10 block
+BOOT_BROWN = _rgb(palette.PAGEMAP["boot"])             # the legend's swatch, or a map of boot memory
 SWATCH = 12 * 12                        # a legend swatch: 12 x 12 pixels
 
 # An <img> drawn onto a canvas: the PNG bytes the browser decoded, as a data: URL.
