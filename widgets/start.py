@@ -21,7 +21,7 @@ from widgets._common import display_bundle, summary_html
 from widgets.units import format_bytes
 from workbook.arch import ARCHES, GiB, MiB, ArchProfile, get_arch
 from workbook.captures import capture_dirs
-from workbook.kernel import CHANGES, KERNELS, changes_between, get_kernel
+from workbook.kernel import KERNELS, changes_between, get_kernel
 
 __all__ = ["HOT_ADD_SIZES", "MemmapCost", "OVERVIEW", "OVERVIEW_BEGIN", "OVERVIEW_END", "block_size", "captured_kernels", "kernel_overview",
            "size_options"]
