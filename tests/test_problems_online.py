@@ -98,3 +98,41 @@ def test_online_counters_names_the_usual_mistakes(seed: int) -> None:
     elif p.answer:
         assert "that is kB" in p.check(p.answer * 4).message or p.answer * 4 in (
             expected_counter(kernel, size, q) for q in ("present", "managed", "MemTotal kB"))
+
+
+@pytest.mark.parametrize("kernel", ["6.1", "6.12"])
+def test_movable_watermarks_by_hand_match_the_model_and_every_capture(kernel: str) -> None:
+    """__setup_per_zone_wmarks() by hand gives node 1's Movable watermarks: the model's and the real kernels'.
+
+    Every captured step where node 1 has movable memory and no kernel zone (with one, the
+    5 % cap of min_free_kbytes decides, which the helper leaves out).
+    """
+    from workbook.captures import load_scenario, step_file
+    from workbook.problems.online import movable_wmarks_by_hand, zone_watermarks
+
+    m = hotplug_vm(kernel)
+    m.dimm_add(256 * MiB, node=1, id="dimm1")
+    m.write(f"{MEM}/memory32/state", "online_movable")
+    like_highmem = m.kernel.movable_min_wmark_like_highmem
+    assert like_highmem == (kernel == "6.12")
+    texts = [str(m.read("/proc/zoneinfo"))]
+    for scenario in "ABCDEFGHIJK":
+        for step in load_scenario(kernel, scenario)["steps"]:
+            try:
+                texts.append(step_file(kernel, scenario, step["name"], "zoneinfo"))
+            except (FileNotFoundError, KeyError):
+                continue
+    compared = 0
+    for text in texts:
+        zones = zone_watermarks(text)
+        if not zones.get((1, "Movable"), {}).get("managed") or any(
+                zones.get((1, z), {}).get("present") for z in ("DMA", "DMA32", "Normal")):
+            continue
+        marks, steps = movable_wmarks_by_hand(text, like_highmem)
+        real = zones[(1, "Movable")]
+        assert {k: marks[k] for k in ("min", "low", "high", "promo") if k in real} == \
+            {k: real[k] for k in ("min", "low", "high", "promo") if k in real}
+        compared += 1
+    assert compared >= 10
+    if kernel == "6.12":
+        assert movable_wmarks_by_hand(texts[0], True)[0]["min"] == 32          # 32,256 / 1024 = 31, clamped to 32

@@ -527,6 +527,22 @@ def test_pagemap_of_a_2_gib_block_and_force_padding() -> None:
                                       "buddy starts: base_pfn + reserve + free = +32"]
 
 
+def test_walker_seek_from_a_cell_moves_play_and_slider_together() -> None:
+    """A stored view renders play's value onto the slider (jslink): both must say the step the legend shows."""
+    from widgets.walker import WalkerAnimation
+
+    anim = WalkerAnimation.across_kernels(kernels=("6.1", "6.12"), walker="generic")
+    anim.seek(512)
+    assert anim.slider.value == anim.play.value == 1
+    assert all("walked 512 of 32,768" in p.legend.value for p in anim.panels)
+    anim.seek(anim.nr)
+    assert anim.slider.value == anim.play.value == anim.slider.max == 64
+    anim.play.value = 3                                              # the browser's play button
+    assert anim.position == 1536 and anim.slider.value == 3
+    anim.stride.value = 64                                           # a finer stride keeps the position
+    assert anim.position == 1536 and anim.slider.value == anim.play.value == 24
+
+
 def test_walker_seek_from_a_cell_rebuilds_the_render_bundle() -> None:
     """A view built after the seek (Run All outpacing the browser) must start from the new state."""
     from widgets.walker import WalkerAnimation

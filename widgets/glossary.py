@@ -194,6 +194,9 @@ TERMS: tuple[Term, ...] = (
          uses=r"(?i:\bisolat(e|es|ed|ing|ion)\b)|MIGRATE_ISOLATE"),
     Term("has_unmovable_pages()", "The isolation test: PageReserved pages, and in kernel zones any non-movable "
          "page, block it.", "mm/page_isolation.c", "07", _G5),
+    Term("LRU list", "The lists (active / inactive, anonymous / file) of the pages processes use, which reclaim "
+         "scans; a page on one (PageLRU) can be isolated and migrated.", "include/linux/mmzone.h, mm/vmscan.c",
+         "07", _G5, uses=r"\bLRU\b"),
     Term("migration", "Copying a movable page to a new frame and switching its mappings over.", "mm/migrate.c",
          "07", _G5,
          uses=r"(?i:\bmigrat(e|es|ed|ing|ion)\b)"),
@@ -215,6 +218,10 @@ TERMS: tuple[Term, ...] = (
          uses=r"\bkpageflags\b"),
     Term("PG_anon_exclusive", "Flag (5.19+) of an anonymous page that one process maps alone; it reuses "
          "PG_mappedtodisk's bit, so /proc/kpageflags reads bit 34 on it.", "include/linux/page-flags.h", "08", _G5),
+    Term("watermarks (min / low / high)", "A zone's free-page levels: below low kswapd reclaims until high; below "
+         "min only reserve users (__GFP_HIGH, PF_MEMALLOC) allocate. From min_free_kbytes; 6.12 caps "
+         "ZONE_MOVABLE's min like highmem's.", "mm/page_alloc.c", "06", _G4,
+         uses=r"(?i:\bwatermarks?\b)"),
     Term("THP (transparent huge pages)", "Anonymous memory mapped with 2 MiB pages (one PMD entry each) where a "
          "free, aligned 2 MiB block exists; it raises min_free_kbytes.", "mm/huge_memory.c", "06", _G4),
     Term("slab / SLUB", "SLUB, the kernel's allocator of small objects, carves them out of slabs: pages whose "

@@ -291,10 +291,13 @@ class WalkerAnimation:
         for p in self.panels:
             p.show(self.position)
         step = -(-self.position // self.step_pfns)
-        if self.slider.value != step:
+        # both: jslink copies play's value onto the slider when a stored view is rendered, so a play
+        # left behind would reset the slider ("step 0" beside "walked 512")
+        if self.slider.value != step or self.play.value != step:
             self._syncing = True
             try:
                 self.slider.value = step
+                self.play.value = step
             finally:
                 self._syncing = False
 

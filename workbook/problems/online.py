@@ -5,6 +5,8 @@ writes: ``/proc/zoneinfo``, the node's ``meminfo`` and the block's zone.
 """
 from __future__ import annotations
 
+import re
+
 from ..arch import MiB
 from ..errors import KernelError
 from ..replay import parse_zoneinfo
@@ -12,7 +14,7 @@ from . import Problem, register, rng
 from .memmap_on_memory import hotplug_vm
 
 __all__ = ["online_counters", "online_zone", "node_memtotal_kb", "zone_counters", "counters_by_hand",
-           "counters_mistakes", "zones_by_hand"]
+           "counters_mistakes", "zones_by_hand", "zone_watermarks", "movable_wmarks_by_hand"]
 
 MEM = "/sys/devices/system/memory"
 
@@ -29,6 +31,43 @@ def node_memtotal_kb(m, nid: int) -> int:
 def zone_counters(m, nid: int, zone: str) -> dict[str, int]:
     """``pages free``, ``spanned``, ``present``, ``managed`` (and ``start_pfn``) of one zone in /proc/zoneinfo."""
     return parse_zoneinfo(str(m.read("/proc/zoneinfo")))[(nid, zone)]
+
+
+def zone_watermarks(zoneinfo: str) -> dict[tuple[int, str], dict[str, int]]:
+    """{(node, zone): {"min", "low", "high", "promo" (6.4+), "present", "managed"}} from a /proc/zoneinfo text."""
+    out = {}
+    for stanza in re.split(r"(?=^Node \d+, zone)", zoneinfo, flags=re.M):
+        head = re.match(r"Node (\d+), zone\s+(\w+)", stanza)
+        if head:
+            out[(int(head.group(1)), head.group(2))] = {
+                k: int(v) for k, v in re.findall(r"^\s+(min|low|high|promo|present|managed)\s+(\d+)$", stanza, re.M)}
+    return out
+
+
+def movable_wmarks_by_hand(zoneinfo: str, like_highmem: bool, nid: int = 1, pageblock_nr_pages: int = 512,
+                           watermark_scale_factor: int = 10) -> tuple[dict[str, int], dict[str, int]]:
+    """Node ``nid``'s ZONE_MOVABLE watermarks by __setup_per_zone_wmarks() (mm/page_alloc.c), from the managed pages
+    a /proc/zoneinfo text shows; returns the watermarks and the intermediate values.
+
+    ``pages_min`` is what set_recommended_min_free_kbytes() (mm/khugepaged.c) sets with THP:
+    (2 + MIGRATE_PCPTYPES^2) = 11 pageblocks per populated zone up to ZONE_NORMAL.  Leaves out its
+    cap, 5 % of nr_free_buffer_pages(), which a 1 GiB VM reaches once a hot-plug node has
+    kernel-zone memory too (three kernel zones ask for 16,896 pages), and a min_free_kbytes written
+    by hand.  ``like_highmem``: ZONE_MOVABLE counts out of lowmem_pages and takes
+    ``clamp(managed / 1024, SWAP_CLUSTER_MAX, 128)`` as min (6.12; 6.1 gives it its share).
+    """
+    z = zone_watermarks(zoneinfo)
+    kernel_zones = [v for (_, name), v in z.items() if name in ("DMA", "DMA32", "Normal") and v.get("present")]
+    movable = [v for (_, name), v in z.items() if name == "Movable"]
+    pages_min = (2 + 3 * 3) * pageblock_nr_pages * len(kernel_zones)
+    lowmem = sum(v["managed"] for v in kernel_zones) + (0 if like_highmem else sum(v["managed"] for v in movable))
+    managed = z[(nid, "Movable")]["managed"]
+    tmp = pages_min * managed // lowmem
+    wmin = min(max(managed // 1024, 32), 128) if like_highmem else tmp
+    step = max(tmp >> 2, managed * watermark_scale_factor // 10000)
+    marks = {"min": wmin, "low": wmin + step, "high": wmin + 2 * step, "promo": wmin + 3 * step}
+    return marks, {"pages_min": pages_min, "kernel zones": len(kernel_zones), "lowmem_pages": lowmem,
+                   "managed": managed, "tmp": tmp, "step": step}
 
 
 def counters_by_hand(kernel: str, size: int, quantity: str) -> tuple[int, list[str]]:
