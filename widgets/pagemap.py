@@ -316,7 +316,7 @@ class PageMapView:
         return dict(self._counts)
 
     def free_by_order(self) -> dict[int, int]:
-        """Free (buddy) pfns of the block per order of the free block they belong to (empty with ``free_orders=False``)."""
+        """Free (buddy) pfns of the block per order of its free block (none with ``free_orders=False``)."""
         return dict(self._free_orders)
 
     @property

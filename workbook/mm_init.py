@@ -53,7 +53,8 @@ class BootMemory:
                 ("- boot memmap", self.memmap * kb, "nr_memmap_boot_pages: 64 B per page of each present section"),
                 ("- kernel image and early allocations", self.kernel_reserved * kb,
                  "a round figure in the model: the real size depends on the build"),
-                ("- swiotlb bounce buffer", self.swiotlb * kb, "its default size: 'software IO TLB: mapped ... (64MB)'")]
+                ("- swiotlb bounce buffer", self.swiotlb * kb,
+                 "its default size: 'software IO TLB: mapped ... (64MB)'")]
         if self.rounding:
             rows.append(("+ per-zone rounding", self.rounding * kb, "the reservations split over the zones, rounded down"))
         rows += [("= managed: MemTotal", self.managed * kb, f"numactl -H: size {self.managed * kb >> 10} MB"),
