@@ -11,7 +11,8 @@ import pytest
 
 from workbook.arch import GiB, MiB
 from workbook.captures import capture_dir
-from workbook.memmap_lifecycle import KERNELS_SHOWN, STAGES, lifecycle_table, memmap_lifecycle
+from workbook.memmap_lifecycle import (BY_KERNEL_ROWS, KERNELS_SHOWN, STAGES, lifecycle_by_kernel, lifecycle_table,
+                                      memmap_lifecycle)
 from workbook.pagemap import KPF
 
 STEP = {"hot-add": "01-hotadd", "online": "02-online", "offline": "05-offline", "hot-remove": "06-hotremove"}
@@ -129,3 +130,28 @@ def test_lifecycle_table() -> None:
     assert both.loc[("6.1", "online"), "nr_memmap_pages"] == "-"
     assert both.loc[("6.12", "hot-remove"), "nr_vmemmap_pages"] == "-"
     assert list(both.columns)[:3] == ["kernel functions", "state", "memmap pages"]
+
+
+def test_lifecycle_by_kernel_sets_the_kernels_side_by_side(rows: dict[str, list]) -> None:
+    """One column per kernel; each cell is read from that kernel's rows of memmap_lifecycle()."""
+    t = lifecycle_by_kernel()
+    assert list(t.columns) == list(KERNELS_SHOWN)
+    assert list(t.index) == [(s, w) for s in STAGES for w in BY_KERNEL_ROWS]
+    for k in KERNELS_SHOWN:
+        for r in rows[k]:
+            assert t.loc[(r.stage, "kpageflags"), k] == f"{r.kpageflags_names} ({r.kpageflags:#x})"
+            nr = "no such line" if r.nr_memmap_pages is None else str(r.nr_memmap_pages)
+            assert t.loc[(r.stage, "nr_memmap_pages"), k] == nr
+    # what struct memory_block keeps: nothing (5.10), the count (5.13-6.5), the altmap (6.6+)
+    kept = t.xs("struct memory_block keeps", level="what")
+    assert kept.loc["online", "5.10"] == "nothing: no memmap on the block"
+    assert kept.loc["online", "6.1"] == "nr_vmemmap_pages = 512"
+    assert kept.loc["online", "6.12"] == kept.loc["online", "7.2"] == "mem->altmap (free=512 alloc=512)"
+    assert "rebuilt an altmap from nr_vmemmap_pages" in kept.loc["hot-remove", "6.1"]
+    assert "vmem_altmap_free() (alloc 0)" in kept.loc["hot-remove", "6.12"]
+    where = t.xs("memmap pages", level="what")
+    assert where.loc["offline", "6.1"] == "memory32's own pfns 0x100000-0x1001ff"
+    assert where.loc["hot-add", "5.10"].startswith("in node memory") and where.loc["hot-remove", "6.12"] == (
+        "gone with memory32")
+    assert (t.xs("zone", level="what").loc["hot-remove"] == "-").all()
+    assert list(lifecycle_by_kernel(("6.6",)).columns) == ["6.6"]

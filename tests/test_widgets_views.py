@@ -2,6 +2,8 @@
 the machine's state and the data the bokeh figures would draw."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from bokeh.models import NumeralTickFormatter
@@ -104,6 +106,24 @@ def test_pagemap_makes_the_self_hosted_memmap_unmistakable(online_block: Machine
     assert "memmap (self-hosted)</td>" in pv.legend.value and "MiB</td>" not in pv.legend.value
     assert "title='self-hosted memmap: VmemmapSelfHosted (not PageReserved)'" in pv.legend.value
     assert pv.legend.layout.width == "300px"
+
+
+def test_pagemap_without_free_orders_names_no_order(online_block: Machine) -> None:
+    """free_orders=False: one shade for every free pfn, and neither legend, summary nor hover names an order."""
+    pv = PageMapView(online_block, 32, free_orders=False)
+    assert pv.counts()["selfhosted"] == 512 and pv.counts()["free"] == 32256
+    assert pv.free_by_order() == {}
+    img = pv.source.data["image"][0]
+    table = rgba(pv._colors)
+    assert (img[1:] == table[FREE0 + online_block.arch.max_page_order]).all()   # the order-9 row too
+    texts = [pv.legend.value, pv.summary.value, pv.stats.value, pv.inspected.value,
+             " ".join(pv.hover_fmt.args["labels"])]
+    assert not any(re.search(r"\border\b", t) for t in texts), texts
+    assert "free-order-" not in pv.legend.value and "data-key='free' data-count='32256'" in pv.legend.value
+    pv.inspect.value = 600                                           # a pfn of the order-9 block
+    assert "free (buddy)" in pv.inspected.value and not re.search(r"\border\b", pv.inspected.value)
+    # the default still breaks the free pages down by order
+    assert PageMapView(online_block, 32).free_by_order() == {9: 512, 10: 31744}
 
 
 def test_pagemap_picker_labels_follow_the_block_state(m: Machine) -> None:

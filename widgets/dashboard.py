@@ -26,11 +26,11 @@ __all__ = ["Workbench"]
 class Workbench:
     """Controls + block map + page map + counters of one machine, refreshed after every action."""
 
-    def __init__(self, machine: Machine, block_id: int | None = None) -> None:
-        """Build and link the four views."""
+    def __init__(self, machine: Machine, block_id: int | None = None, free_orders: bool = True) -> None:
+        """Build and link the four views (``free_orders`` goes to the :class:`PageMapView`)."""
         self.m = machine
         self.controls = ControlPanel(machine)
-        self.page_map = PageMapView(machine, block_id)
+        self.page_map = PageMapView(machine, block_id, free_orders=free_orders)
         self.block_map = BlockMapView(machine, page_map=self.page_map)
         self.counters = CountersView(machine)
         # a machine with Soft Reserved memory: the dax device, its claims and a page map per block

@@ -112,12 +112,16 @@ def rgba(colors: list[str]) -> np.ndarray:
     return out
 
 
-def classify(m: Machine, start_pfn: int, nr: int) -> tuple[np.ndarray, Any]:
-    """Per-pfn legend class of ``[start_pfn, start_pfn + nr)`` from ``Machine.page_state()``; also the PageState."""
+def classify(m: Machine, start_pfn: int, nr: int, free_orders: bool = True) -> tuple[np.ndarray, Any]:
+    """Per-pfn legend class of ``[start_pfn, start_pfn + nr)`` from ``Machine.page_state()``; also the PageState.
+
+    ``free_orders=False`` gives every free pfn the class of the largest order (one shade for all free pages).
+    """
     ps = m.page_state(start_pfn, nr)
     cls = _KIND_CLASS[ps.kind]
     free = cls == FREE0
-    cls[free] = FREE0 + np.clip(ps.free_order[free], 0, m.arch.max_page_order).astype(np.uint8)
+    order = np.clip(ps.free_order[free], 0, m.arch.max_page_order) if free_orders else m.arch.max_page_order
+    cls[free] = FREE0 + np.asarray(order).astype(np.uint8)
     isolated = (ps.pageblock_mt == MIGRATE_ISOLATE) & (ps.kind != PageKind.UNINIT) & (ps.kind != PageKind.SELFHOSTED)
     cls[isolated] = ISOLATED
     cls[ps.boot] = BOOT
@@ -145,31 +149,36 @@ _BOOT_KPF = ("not modelled for boot RAM (a real kernel reads each page's own fla
              "(pfn 0, e820 gaps)")
 
 
-def _detail(i: int, m: Machine) -> str:
+def _detail(i: int, m: Machine, free_orders: bool = True) -> str:
     """The long description of a legend class (a legend row's tooltip, and the hover of boot/offline pfns)."""
     if i >= FREE0:
-        return "free in the buddy allocator; shade = order of the free block (light = large, dark = small)"
+        return ("free in the buddy allocator; shade = order of the free block (light = large, dark = small)"
+                if free_orders else "free in the buddy allocator")
     return {OFFLINE: "offline / no struct page", BOOT: f"boot memory ({_BOOT_MODEL})",
             SELFHOSTED: f"self-hosted memmap: {selfhosted_label(m)}", PCP: "free, on a per-cpu (pcp) list",
             MOVABLE: "movable (anon / THP)", UNMOVABLE: "unmovable (slab / kernel / compound / page table)",
             ISOLATED: "in an isolated pageblock (MIGRATE_ISOLATE)"}[i]
 
 
-def legend_rows(m: Machine, colors: list[str], columns: list[tuple[dict[str, int], dict[int, int]]]) -> str:
-    """Legend table rows: one per class, then one per free order present; one count column per (counts, orders)."""
+def legend_rows(m: Machine, colors: list[str], columns: list[tuple[dict[str, int], dict[int, int]]],
+                free_orders: bool = True) -> str:
+    """Legend table rows: one per class, then one per free order present; one count column per (counts, orders).
+
+    ``free_orders=False``: one row for all free pfns, no row per order.
+    """
     rows = []
     for i in _LEGEND_ORDER:
         key = STATE_KEYS[i] if i < FREE0 else "free"
         ns = [c.get(key, 0) for c, _ in columns]
         color = colors[-1] if i == FREE0 else colors[i]
-        label = "free (buddy); shade = order" if i == FREE0 else _SHORT[i]
+        label = ("free (buddy); shade = order" if free_orders else "free (buddy)") if i == FREE0 else _SHORT[i]
         one = f" data-count='{ns[0]}'" if len(ns) == 1 else ""
         dim = "" if any(ns) else "color:#999;"
-        rows.append(f"<tr style='{dim}' data-key='{key}'{one} title='{esc(_detail(i, m))}'>"
+        rows.append(f"<tr style='{dim}' data-key='{key}'{one} title='{esc(_detail(i, m, free_orders))}'>"
                     f"<td style='width:16px'>{swatch(color, hatched=i == SELFHOSTED)}</td>"
                     f"<td style='white-space:nowrap'>{esc(label)}</td>"
                     + "".join(f"<td style='text-align:right' data-count='{n}'>{n:,}</td>" for n in ns) + "</tr>")
-        if i == FREE0:
+        if i == FREE0 and free_orders:
             orders = sorted({o for _, fo in columns for o in fo}, reverse=True)
             for o in orders:
                 ks = [fo.get(o, 0) for _, fo in columns]
@@ -186,13 +195,17 @@ class PageMapView:
     """One memory block's pfns as an image: self-hosted memmap, free by order, pcp, movable, unmovable, isolated."""
 
     def __init__(self, machine: Machine, block_id: int | None = None, width: int | None = None,
-                 plot_width: int = 640, picker: bool = True, title: str = "", legend: bool = True) -> None:
+                 plot_width: int = 640, picker: bool = True, title: str = "", legend: bool = True,
+                 free_orders: bool = True) -> None:
         """Build the figure for ``block_id`` (default: the first hot-plugged block, else block 0).
 
         ``legend=False`` leaves the legend out of :attr:`widget` (a caller that shows several page maps
-        draws one shared legend); :attr:`legend` is filled either way.
+        draws one shared legend); :attr:`legend` is filled either way.  ``free_orders=False`` draws every
+        free pfn in one shade and names no order of a free block (legend, summary, hover): for a chapter
+        that shows a freshly onlined block before the buddy allocator's orders are taught.
         """
         self.m = machine
+        self.free_orders = free_orders
         self.width = width or grid_width(machine)
         self.plot_width = plot_width
         self.title_prefix = title
@@ -303,7 +316,7 @@ class PageMapView:
         return dict(self._counts)
 
     def free_by_order(self) -> dict[int, int]:
-        """Free (buddy) pfns of the block per order of the free block they belong to."""
+        """Free (buddy) pfns of the block per order of its free block (none with ``free_orders=False``)."""
         return dict(self._free_orders)
 
     @property
@@ -347,14 +360,15 @@ class PageMapView:
             self.callout.data = {"x": [], "y": [], "color": [], "text": []}
             return
         nr = b.nr_pages
-        cls, ps = classify(self.m, b.start_pfn, nr)
+        cls, ps = classify(self.m, b.start_pfn, nr, self.free_orders)
         rows = -(-nr // W)
         # legend counts
         bc = np.bincount(cls, minlength=len(self._colors))
         c = {k: int(bc[i]) for i, k in enumerate(STATE_KEYS[:-1])}
         c["free"] = int(bc[FREE0:].sum())
         self._counts = c
-        self._free_orders = {o: int(bc[FREE0 + o]) for o in range(len(bc) - FREE0) if bc[FREE0 + o]}
+        self._free_orders = ({o: int(bc[FREE0 + o]) for o in range(len(bc) - FREE0) if bc[FREE0 + o]}
+                             if self.free_orders else {})
         # hover codes: one per (class, PageKind, pageblock migratetype) combination present
         key = cls.astype(np.uint16) << 7
         key |= ps.kind.astype(np.uint16) << 3
@@ -397,7 +411,7 @@ class PageMapView:
     # ------------------------------------------------------------------------------------------
     def _class_label(self, i: int) -> str:
         if i >= FREE0:
-            return f"free (buddy), order {i - FREE0}"
+            return f"free (buddy), order {i - FREE0}" if self.free_orders else "free (buddy)"
         return _detail(i, self.m)
 
     def _hover_tables(self, b: MemoryBlock, ids: np.ndarray, key: np.ndarray) -> tuple[list[str], list[str]]:
@@ -411,7 +425,7 @@ class PageMapView:
             first = int(np.argmax(key == k))
             word = int(self.m.kpageflags(b.start_pfn + first, 1)[0]) if first < b.nr_pages else 0
             name = PageKind.NAMES[kind] if ci not in (OFFLINE, BOOT) else self._class_label(ci)
-            if ci >= FREE0:
+            if ci >= FREE0 and self.free_orders:
                 name += f", order-{ci - FREE0} block"
             if ci == SELFHOSTED:
                 name += f": {selfhosted_label(self.m)}"
@@ -440,7 +454,7 @@ class PageMapView:
                 for k in STATE_KEYS if k != "selfhosted" and c.get(k)]
         if rest:
             parts.append("Then " + ", ".join(rest) + ".")
-        if self._free_orders:
+        if self._free_orders and self.free_orders:
             big = max(self._free_orders)
             parts.append(f"The largest free blocks are order {big} ({self._free_orders[big]:,} pfns).")
         return " ".join(parts)
@@ -553,7 +567,8 @@ class PageMapView:
         self.legend.value = ("<table class='pagemap-legend' style='font-size:12px;border-collapse:collapse;"
                              "width:100%'>" + compact("<tr><th></th><th style='text-align:left'>state</th>"
                                                       "<th style='text-align:right'>pfns</th></tr>")
-                             + legend_rows(self.m, self._colors, [(c, self._free_orders)]) + "</table>")
+                             + legend_rows(self.m, self._colors, [(c, self._free_orders)], self.free_orders)
+                             + "</table>")
         sh = c.get("selfhosted", 0)
         self.stats.value = (f"<span class='pagemap-stats' data-block='{b.id}' data-selfhosted='{sh}' "
                             f"data-free='{c.get('free', 0)}' data-nr-pages='{b.nr_pages}'>"

@@ -18,7 +18,8 @@ After each it reads back, from the model, what the pages holding the block's str
 Everything in a row is read from the model: the block's sysfs state, ``nr_vmemmap_pages`` and
 altmap, the zone, ``nr_memmap_pages`` from the model's ``/proc/vmstat`` (6.11+), and the
 ``/proc/kpageflags`` word of the block's first pfn (the first memmap pfn where the memmap is on
-the block).  :func:`lifecycle_table` puts the rows of one or more kernels in a pandas table.
+the block).  :func:`lifecycle_table` puts the rows of one or more kernels in a pandas table;
+:func:`lifecycle_by_kernel` sets the kernels side by side, one column each, a few rows per step.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from .sparse_vmemmap import section_mappings
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["STAGES", "KERNELS_SHOWN", "MemmapStage", "memmap_lifecycle", "lifecycle_table"]
+__all__ = ["STAGES", "KERNELS_SHOWN", "MemmapStage", "memmap_lifecycle", "lifecycle_table", "lifecycle_by_kernel"]
 
 STAGES = ("hot-add", "online", "offline", "hot-remove")
 #: The kernels the workbook has real captures of.
@@ -214,3 +215,50 @@ def lifecycle_table(kernels: str | Iterable[str] = KERNELS_SHOWN, **kwargs: obje
     df = pd.DataFrame.from_records(records)
     df = df.set_index(["kernel", "stage"])[list(_COLUMNS)].rename(columns=_COLUMNS)
     return df.loc[names[0]] if one else df
+
+
+#: The rows of :func:`lifecycle_by_kernel`, for each step.
+BY_KERNEL_ROWS = ("memmap pages", "struct memory_block keeps", "zone", "kpageflags", "nr_memmap_pages")
+
+
+def _side_by_side_cells(st: MemmapStage) -> tuple[str, str, str, str, str]:
+    """One step of one kernel, in the few words of a side-by-side table (the rows of :data:`BY_KERNEL_ROWS`)."""
+    if st.memmap_pfns is not None:
+        first, end = st.memmap_pfns
+        where = (f"{st.block}'s own pfns {first:#x}-{end - 1:#x}" if st.mapped
+                 else f"gone with {st.block}")
+    else:
+        where = st.where.split(":")[0] if st.mapped else "freed to their node"
+    gone = st.block_state == "-"
+    if st.altmap.startswith("mem->altmap"):
+        kept = st.altmap.replace("mem->altmap: ", "mem->altmap (").replace(" align=0", "") + ")"
+    elif st.altmap.startswith("none kept"):
+        kept = f"nr_vmemmap_pages = {st.nr_vmemmap_pages}"
+    elif st.altmap.startswith("rebuilt"):
+        kept = "block gone; the removal rebuilt an altmap from nr_vmemmap_pages"
+    elif st.altmap.startswith("freed"):
+        kept = "block gone; its altmap went through vmem_altmap_free() (alloc 0)"
+    else:
+        kept = "block gone" if gone else "nothing: no memmap on the block"
+    nr = "no such line" if st.nr_memmap_pages is None else str(st.nr_memmap_pages)
+    return where, kept, "-" if gone else st.zone, f"{st.kpageflags_names} ({st.kpageflags:#x})", nr
+
+
+def lifecycle_by_kernel(kernels: Iterable[str] = KERNELS_SHOWN, **kwargs: object) -> "pd.DataFrame":
+    """:func:`memmap_lifecycle` of several kernels side by side: a column per kernel, rows (step, what).
+
+    For each step: where the memmap pages are, what ``struct memory_block`` keeps of them
+    (``nr_vmemmap_pages`` up to 6.5, ``mem->altmap`` from 6.6, nothing where there is no memmap
+    on the block), their zone, the ``/proc/kpageflags`` word of the block's first pfn and
+    ``/proc/vmstat`` ``nr_memmap_pages``.  Every cell is read from the model.
+    """
+    import pandas as pd
+    names = list(kernels)
+    cols = {}
+    for k in names:
+        cells = {}
+        for st in memmap_lifecycle(k, **kwargs):  # type: ignore[arg-type]
+            cells.update({(st.stage, what): v for what, v in zip(BY_KERNEL_ROWS, _side_by_side_cells(st))})
+        cols[k] = cells
+    index = pd.MultiIndex.from_tuples([(s, w) for s in STAGES for w in BY_KERNEL_ROWS], names=["step", "what"])
+    return pd.DataFrame({k: [cols[k][i] for i in index] for k in names}, index=index)

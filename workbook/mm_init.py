@@ -51,12 +51,14 @@ class BootMemory:
                  "ACPI tables), and page 0"),
                 ("= present: e820 RAM in whole pages", self.present * kb, "the zones' present pages"),
                 ("- boot memmap", self.memmap * kb, "nr_memmap_boot_pages: 64 B per page of each present section"),
-                ("- kernel image and early allocations", self.kernel_reserved * kb, "BOOT_KERNEL_RESERVED (a round figure)"),
-                ("- swiotlb bounce buffer", self.swiotlb * kb, "BOOT_SWIOTLB: 'software IO TLB: mapped ... (64MB)'")]
+                ("- kernel image and early allocations", self.kernel_reserved * kb,
+                 "a round figure in the model: the real size depends on the build"),
+                ("- swiotlb bounce buffer", self.swiotlb * kb,
+                 "its default size: 'software IO TLB: mapped ... (64MB)'")]
         if self.rounding:
             rows.append(("+ per-zone rounding", self.rounding * kb, "the reservations split over the zones, rounded down"))
         rows += [("= managed: MemTotal", self.managed * kb, f"numactl -H: size {self.managed * kb >> 10} MB"),
-                 ("- in use when user space starts", self.in_use * kb, "BOOT_IN_USE (a round figure)"),
+                 ("- in use when user space starts", self.in_use * kb, "a round figure in the model"),
                  ("= MemFree", self.free * kb, f"numactl -H: free {self.free * kb >> 10} MB")]
         return rows
 

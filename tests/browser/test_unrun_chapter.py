@@ -96,7 +96,7 @@ def test_unrun_chapter_05_shows_its_page_map(lab: LabPage, unrun_chapter: str) -
     assert page.evaluate(_TRUSTED) == 0, "the notebook is trusted: this is not what a fresh install opens"
 
     # the workbench cell: its one output is the stored picture, not the text repr
-    cell = page.locator(".jp-CodeCell").filter(has_text="wb = Workbench(m)").first
+    cell = page.locator(".jp-CodeCell").filter(has_text="wb = Workbench(m").first
     output = cell.locator(".jp-OutputArea-output")
     expect(output).to_have_count(1)
     expect(output).to_have_attribute("data-mime-type", PNG)
