@@ -160,9 +160,6 @@ TERMS: tuple[Term, ...] = (
     Term("zonelist", "The ordered zones an allocation on a node may try: that node's from the highest down, then "
          "other nodes' by NUMA distance.", "mm/page_alloc.c build_zonelists()", "03", _G4,
          uses=r"(?i:\bzonelists?\b)"),
-    Term("watermarks (min / low / high)", "A zone's free-page levels: below low kswapd is woken to reclaim, "
-         "below min an ordinary allocation is refused; set from min_free_kbytes.",
-         "mm/page_alloc.c __setup_per_zone_wmarks()", "06", _G4, uses=r"(?i:\bwatermarks?\b)"),
     Term("lowmem_reserve", "Pages a lower zone adds to its watermarks for an allocation that could have used a "
          "higher zone (/proc/zoneinfo's protection).", "mm/page_alloc.c setup_per_zone_lowmem_reserve()", "03", _G4),
     Term("spanned / present / managed", "Zone counts: pfns from first to last / pfns that exist / pfns the buddy "
