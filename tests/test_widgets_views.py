@@ -166,6 +166,10 @@ def test_pagemap_offline_block_pcp_unmovable_and_isolated(m: Machine) -> None:
     pv = PageMapView(m, 32)
     assert pv.counts()["offline"] == 32768 and "data-selfhosted='0'" in pv.stats.value
     assert pv.callout.data["text"] == ["offline: the first 512 pfns already hold the block's memmap"]
+    # the memmap exists though no pfn is drawn as such: the stats line and the caption say so, and the caption's
+    # counts still add up to the block (512 + 32,768 would not)
+    assert "vmemmap pages: 512 (not online: drawn as offline)" in pv.stats.value
+    assert "still hold the block's memmap" in pv.describe() and "All pfns: 32,768 offline." in pv.describe()
     run_actions(m, [("online", 32, "online_kernel"), ("pin", 1, 16 * MiB)])
     pv.refresh()
     c = pv.counts()

@@ -275,3 +275,19 @@ def test_timeline_steps_through_the_stages_of_each_kernel() -> None:
     assert "DMA32 (node 0)" in t.picture.value and "not on the block" in t.picture.value
     assert _field(t, "nr_memmap_pages") == "no such line" and _field(t, "nr_vmemmap_pages") == "-"
     assert set(t._rows) == {"6.12", "6.1", "7.2", "5.10"}
+
+
+def test_timeline_names_where_each_kernel_records_the_memmap_pages() -> None:
+    """6.6 removed struct memory_block::nr_vmemmap_pages; from then on the number is the kept altmap's free."""
+    import re
+
+    from widgets.memmap_timeline import MemmapTimeline
+    t = MemmapTimeline(stage="online")
+    labels = {}
+    for k in ("5.10", "6.1", "6.12"):
+        t.kernel.value = k
+        labels[k] = re.search(r"data-field='nr_vmemmap_pages' data-value='([^']*)'><td[^>]*>([^<]*)</td>",
+                              t.row_html.value).groups()
+    assert labels["6.12"] == ("512", "memmap pages the block records (mem-&gt;altmap-&gt;free)")
+    assert labels["6.1"] == ("512", "memmap pages the block records (mem-&gt;nr_vmemmap_pages)")
+    assert labels["5.10"][0] == "-" and "no such field" in labels["5.10"][1]

@@ -247,7 +247,8 @@ class BlockMapView:
         self.summary.value = summary_html(
             f"Block map: {len(ids):,} memory blocks of {bsize} ({m.kernel.label}), one cell each, {cols} per row, "
             f"coloured by {cb}: " + ", ".join(f"{int(counts[i]):,} {cat_names[i]}" for i in order)
-            + (f". Hot-added: memory{min(hot)} to memory{max(hot)}." if hot else ".")
+            + ("." if not hot else f". Hot-added: memory{hot[0]}." if len(hot) == 1
+               else f". Hot-added: memory{min(hot)} to memory{max(hot)}.")
             + " Type a block number in 'select memory' to read its files.")
         if self.selected is not None:
             if self.selected in self._row_of:

@@ -15,6 +15,7 @@ from widgets._common import esc
 from widgets.pagemap import compact
 from widgets.units import format_bytes
 from workbook.arch import get_arch
+from workbook.kernel import get_kernel
 from workbook.memmap_lifecycle import KERNELS_SHOWN, STAGES, MemmapStage, memmap_lifecycle
 
 __all__ = ["MemmapTimeline", "STAGE_COLORS"]
@@ -85,7 +86,11 @@ class MemmapTimeline:
         fields = [("functions", "kernel functions", r.functions), ("block_state", "memoryN/state", r.block_state),
                   ("where", "memmap pages", r.where), ("mapped", "mapped in the vmemmap", "yes" if r.mapped else "no"),
                   ("struct_pages", "their struct pages", r.struct_pages),
-                  ("nr_vmemmap_pages", "nr_vmemmap_pages", "-" if r.nr_vmemmap_pages is None else r.nr_vmemmap_pages),
+                  # the field is mem->nr_vmemmap_pages up to 6.5; 6.6+ keep the number in mem->altmap->free
+                  ("nr_vmemmap_pages", "memmap pages the block records" + (
+                      " (mem->altmap->free)" if get_kernel(r.kernel).altmap_in_memory_block else " (mem->nr_vmemmap_pages)"
+                      if get_kernel(r.kernel).memmap_on_memory else " (no such field before 5.13)"),
+                   "-" if r.nr_vmemmap_pages is None else r.nr_vmemmap_pages),
                   ("altmap", "altmap", r.altmap), ("zone", "zone of the memmap pages", r.zone),
                   ("nr_memmap_pages", "/proc/vmstat nr_memmap_pages",
                    "no such line" if r.nr_memmap_pages is None else r.nr_memmap_pages),

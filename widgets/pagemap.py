@@ -449,11 +449,14 @@ class PageMapView:
             parts.append(f"The first {sh:,} pfns ({format_bytes(sh * a.page_size)}) are the block's self-hosted "
                          f"memmap, hatched: {selfhosted_label(self.m)}.")
         elif b.vmemmap_pages:
-            parts.append(f"The first {b.vmemmap_pages:,} pfns hold the block's memmap.")
+            # offline: the memmap is still there (mapped since hot-add), but its pfns are drawn, and counted
+            # below, with the rest of the block's pfns, which no online section describes
+            parts.append(f"Its first {b.vmemmap_pages:,} pfns still hold the block's memmap, allocated and mapped "
+                         f"at hot-add; the block is {b.state_name()}, so the map draws them like every other pfn.")
         rest = [f"{c[k]:,} {_SHORT[STATE_KEYS.index(k) if k != 'free' else FREE0]}"
                 for k in STATE_KEYS if k != "selfhosted" and c.get(k)]
         if rest:
-            parts.append("Then " + ", ".join(rest) + ".")
+            parts.append(("Then " if sh or not b.vmemmap_pages else "All pfns: ") + ", ".join(rest) + ".")
         if self._free_orders and self.free_orders:
             big = max(self._free_orders)
             parts.append(f"The largest free blocks are order {big} ({self._free_orders[big]:,} pfns).")
@@ -572,7 +575,8 @@ class PageMapView:
         sh = c.get("selfhosted", 0)
         self.stats.value = (f"<span class='pagemap-stats' data-block='{b.id}' data-selfhosted='{sh}' "
                             f"data-free='{c.get('free', 0)}' data-nr-pages='{b.nr_pages}'>"
-                            f"memory{b.id}: {b.nr_pages:,} pfns; vmemmap pages: {sh}; "
+                            f"memory{b.id}: {b.nr_pages:,} pfns; vmemmap pages: {b.vmemmap_pages}"
+                            f"{'' if sh or not b.vmemmap_pages else ' (not online: drawn as ' + b.state_name() + ')'}; "
                             f"free: {c.get('free', 0):,}</span>")
         am = b.altmap
         if am is not None:

@@ -46,7 +46,7 @@ __all__ = ["VmemmapView", "BACKING_COLORS", "PHYS_COLORS", "ARCH_CHOICES", "KERN
 BACKING_COLORS = {ALTMAP: PAGEMAP["selfhosted"], NODE: OKABE_ITO["blue"], BOOT: BROWN}
 _BACKING_NAMES = {ALTMAP: "the block's own first pfns (altmap, memmap_on_memory)",
                   NODE: "node memory, allocated at hot-add (vmemmap_alloc_block())",
-                  BOOT: "boot memory of the node (memblock, at boot)"}
+                  BOOT: "boot memory of the node (allocated at boot)"}
 _BACKING_SHORT = {ALTMAP: "own pfns (altmap)", NODE: "node memory (hot-add)", BOOT: "boot memory"}
 #: Physical memory by the state of its block (light tints, so the mappings' colours stand out).
 PHYS_COLORS = {"boot": "#E6DCCF", "online": "#CFE8DC", "offline": "#DDDDDD", "removed": "#FFFFFF"}
