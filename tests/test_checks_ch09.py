@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from widgets.checks_ch09 import check_failed_block, check_memmap_after_offline, check_node0_freed_kb, check_remove_errno
-from workbook.arch import GiB, MiB
+from workbook.arch import MiB
 
 
 @pytest.mark.parametrize("kernel", ["5.13", "6.1", "6.12"])
