@@ -427,3 +427,45 @@ def test_each_write_that_took_an_input_is_named():
     assert len(slab) == len(set(slab)) == 3
     assert [i.split(":")[0] for i in slab] == ["06-offline-twice, write 1 of 2", "06-offline-twice, write 2 of 2",
                                                "10-offline-both, write 1 of 2"]
+
+
+def _more_on_the_pcp_lists(d: Path, extra_free_drop: int = 0) -> None:
+    """Capture C, step 02: 8 more pages on CPU 0's per-cpu list of node 1 Normal than the kernel had (free 8 less,
+    those pfns not BUDDY), as another run of the same kernel may show."""
+    p = d / "02-online-kernel" / "zoneinfo"
+    text = p.read_text()
+    head = text.index("Node 1, zone   Normal")
+    stanza_end = text.index("Node 1, zone  Movable")
+    stanza = text[head:stanza_end]
+    assert "pages free     131066" in stanza and "count: 4" in stanza
+    stanza = stanza.replace("pages free     131066", f"pages free     {131058 - extra_free_drop}", 1)
+    stanza = stanza.replace("count: 4", "count: 12", 1)
+    p.write_text(text[:head] + stanza + text[stanza_end:])
+    start = json.loads((d / "scenario.json").read_text())["steps"][2]["kpf_range"][0]
+
+    def no_buddy(w: np.ndarray) -> np.ndarray:
+        i = 0x100006 - start
+        assert all(int(x) == 1 << 10 for x in w[i:i + 8])          # BUDDY in the shipped dump
+        w[i:i + 8] = 0
+        return w
+    _edit_kpf(d, "02-online-kernel", no_buddy)
+
+
+def test_per_cpu_lists_that_hold_more_than_the_models_compare_free_plus_pcp(tmp_path):
+    """Pages on per-cpu lists depend on which CPU allocated and freed what: free and BUDDY give way to free + pcp."""
+    d = _copy(tmp_path, "6.1", "C")
+    _more_on_the_pcp_lists(d)
+    r = replay(str(d), lsmem=None)
+    assert r.ok, [f for f in r.fields if not f.ok]
+    f = next(f for f in r.fields if f.step == "02-online-kernel" and f.name == "node1 Normal.free + per-cpu lists")
+    assert f.ok and f.model == 131058 + 12
+    assert not any(f.step == "02-online-kernel" and f.name == "node1 Normal.free" for f in r.fields)
+    assert any("per-cpu lists: the model 4, the capture 12" in k for k in r.left_out)
+
+
+def test_per_cpu_lists_do_not_hide_a_missing_page(tmp_path):
+    d = _copy(tmp_path, "6.1", "C")
+    _more_on_the_pcp_lists(d, extra_free_drop=1)
+    r = replay(str(d), lsmem=None)
+    bad = [f for f in r.fields if not f.ok]
+    assert [(f.step, f.name) for f in bad] == [("02-online-kernel", "node1 Normal.free + per-cpu lists")]

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
 
 __all__ = ["StepFiles", "CaptureStep", "ModelStep", "StepContext", "Obs", "Missing", "observe", "parse_zoneinfo",
-           "zone_pcp_counts", "KPF_BITS", "LSMEM_FILES", "dax_txt", "parse_dax_txt"]
+           "zone_pcp_counts", "zone_pcp_cpu_counts", "KPF_BITS", "LSMEM_FILES", "dax_txt", "parse_dax_txt"]
 
 _SYS = "sys/devices/system"
 BLOCK_ATTRS = ("state", "online", "valid_zones", "removable", "phys_index", "phys_device")
@@ -268,6 +268,18 @@ def parse_zoneinfo(text: str) -> dict[tuple[int, str], dict[str, int]]:
             if v:
                 vals[key] = int(v.group(1))
         out[(int(mm.group(1)), mm.group(2))] = vals
+    return out
+
+
+def zone_pcp_cpu_counts(text: str) -> dict[tuple[int, str], dict[int, int]]:
+    """{(node, zone): {cpu: pages on that CPU's per-cpu lists}} from /proc/zoneinfo's pagesets."""
+    out = {}
+    for stanza in re.split(r"(?=^Node \d+, zone)", text, flags=re.M):
+        mm = re.match(r"Node (\d+), zone\s+(\w+)", stanza)
+        if mm:
+            out[(int(mm.group(1)), mm.group(2))] = {
+                int(cpu): int(count) for cpu, count in re.findall(r"^\s+cpu:\s+(\d+)\s*\n\s+count:\s+(\d+)", stanza,
+                                                                   flags=re.M)}
     return out
 
 

@@ -621,6 +621,7 @@ def iter_replay(capture_dir: str | os.PathLike, lsmem: str | None = "auto", comp
         ctx = ctx_builder.step(step, ref, running)
         ctx.lsmem = bool(lsmem)
         if compare:
+            _pcp_noise(name, m, ref, ctx, ctx_builder.hot, res)
             for (nid, z), why in ctx.no_free.items():
                 res.leave_out(name, f"node{nid} {z}.free", why)
             for bid, why in ctx.no_buddy.items():
@@ -631,6 +632,39 @@ def iter_replay(capture_dir: str | os.PathLike, lsmem: str | None = "auto", comp
         out = run.do(a)
         if out.error:
             res.errors.append(f"teardown: {out.error}")
+
+
+def _pcp_noise(step: str, m: Machine, ref: CaptureStep, ctx: StepContext, hot: set[int], res: ReplayResult) -> None:
+    """Where the per-cpu lists hold a different number of pages than the capture's, compare free + pcp instead.
+
+    A page on a per-cpu list is neither free in zoneinfo nor BUDDY in kpageflags, and how many pages
+    the lists hold when the capture is taken depends on which CPU allocated and freed what, and when.
+    The model's lists follow the allocator's batch rules; when their total differs from the
+    capture's, the zone's free count and its blocks' BUDDY bits are left out for the step, and the
+    pages neither allocated nor reserved (free + per-cpu lists) are compared instead.
+    """
+    zi = ref.text("zoneinfo")
+    if zi is None:
+        return
+    cap_pcp, cap_zones = zone_pcp_counts(zi), parse_zoneinfo(zi)
+    for nid in sorted(hot):
+        if nid not in m.nodes:
+            continue
+        for zone in m.nodes[nid].zones:
+            key = (nid, zone.name)
+            if key in ctx.no_free or key not in cap_pcp or "free" not in cap_zones.get(key, {}):
+                continue
+            mine, theirs = zone.pcp_pages(), cap_pcp[key]
+            if mine == theirs:
+                continue
+            why = (f"pages on the per-cpu lists: the model {mine}, the capture {theirs}; which CPU allocated and "
+                   f"freed what, and when, varies from run to run (free + per-cpu lists compared instead)")
+            ctx.no_free[key] = why
+            for b in m.blocks.values():
+                if b.nid == nid and b.zone is zone:
+                    ctx.no_buddy[b.id] = why
+            res.fields.append(Field(step, f"node{nid} {zone.name}.free + per-cpu lists", zone.free_pages + mine,
+                                    cap_zones[key]["free"] + theirs, "zone counters"))
 
 
 def replay(capture_dir: str | os.PathLike, lsmem: str | None = "auto") -> ReplayResult:
