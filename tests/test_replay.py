@@ -469,3 +469,39 @@ def test_per_cpu_lists_do_not_hide_a_missing_page(tmp_path):
     r = replay(str(d), lsmem=None)
     bad = [f for f in r.fields if not f.ok]
     assert [(f.step, f.name) for f in bad] == [("02-online-kernel", "node1 Normal.free + per-cpu lists")]
+
+
+def _c_step2_words(d: Path, fn) -> None:
+    start = json.loads((d / "scenario.json").read_text())["steps"][2]["kpf_range"][0]
+    _edit_kpf(d, "02-online-kernel", lambda w: fn(w, start))
+
+
+def test_the_kernels_own_pages_may_sit_in_another_order_within_their_pageblock(tmp_path):
+    """Capture C, 02: the slab (0x100000-1) after its 4 plain pages instead of before: same pageblock, same count."""
+    d = _copy(tmp_path, "6.1", "C")
+
+    def swap(w, start):
+        i = 0x100000 - start
+        assert (int(w[i]) >> 15) & 1 and int(w[i + 2]) == 0      # SLAB|COMPOUND_HEAD, then a plain page
+        w[i:i + 6] = np.concatenate([w[i + 2:i + 6], w[i:i + 2]])
+        return w
+    _c_step2_words(d, swap)
+    r = replay(str(d), lsmem=None)
+    assert r.ok, [f for f in r.fields if not f.ok]
+    f = next(f for f in r.fields if f.step == "02-online-kernel" and f.name == "kpageflags memory32 BUDDY")
+    assert "0x100000-0x1001ff: the count only" in f.model.describe()
+
+
+def test_a_kernel_page_in_another_pageblock_is_still_a_mismatch(tmp_path):
+    """The same number of non-free pages, but one of them moved to a pageblock far from the others."""
+    d = _copy(tmp_path, "6.1", "C")
+
+    def move(w, start):
+        i = 0x100000 - start
+        assert int(w[i + 5]) == 0 and int(w[i + 0x7000]) == 1 << 10
+        w[i + 5], w[i + 0x7000] = np.uint64(1 << 10), np.uint64(0)
+        return w
+    _c_step2_words(d, move)
+    r = replay(str(d), lsmem=None)
+    bad = [(f.step, f.name) for f in r.fields if not f.ok]
+    assert ("02-online-kernel", "kpageflags memory32 BUDDY") in bad

@@ -328,6 +328,8 @@ class StepContext:
     zones: dict[int, list[str]]                 # hot node -> zone stanzas of the reference zoneinfo
     no_free: dict[tuple[int, str], str] = field(default_factory=dict)   # (node, zone) -> why free is left out
     no_buddy: dict[int, str] = field(default_factory=dict)              # block -> why BUDDY is left out
+    buddy_windows: dict[int, tuple[tuple[int, int], ...]] = field(default_factory=dict)  # block -> pageblocks
+                                                                        # where BUDDY is compared as a count
     lsmem: bool = True                          # compare the lsmem tables
     params_file: bool = False                   # the reference step has memory_hotplug_params
     dax: bool = False                           # a dax/kmem run: compare dax.txt
@@ -404,7 +406,8 @@ def observe(files: StepFiles, ctx: StepContext) -> list[Obs]:
                     if bname == "BUDDY" and bid in ctx.no_buddy:
                         continue
                     add(f"kpageflags memory{bid} {bname}", bname,
-                        BitMap(((seg >> np.uint64(bit)) & np.uint64(1)).astype(bool), start + lo))
+                        BitMap(((seg >> np.uint64(bit)) & np.uint64(1)).astype(bool), start + lo,
+                               ctx.buddy_windows.get(bid, ()) if bname == "BUDDY" else ()))
 
     for start, end in ctx.iomem_ranges:
         t = files.text("iomem")
@@ -451,12 +454,29 @@ def _observe_dax(text: str | None, add) -> None:
 class BitMap:
     """One kpageflags bit over a pfn range; equal when every pfn agrees; shown as a count."""
 
-    def __init__(self, bits: np.ndarray, start_pfn: int) -> None:
-        self.bits, self.start_pfn = bits, start_pfn
+    def __init__(self, bits: np.ndarray, start_pfn: int,
+                 windows: tuple[tuple[int, int], ...] = ()) -> None:
+        # windows: [first, end) pfn ranges where only the number of set bits is compared (the pageblocks
+        # holding the kernel's own pages and per-cpu list pages, whose order among themselves the
+        # capture does not record)
+        self.bits, self.start_pfn, self.windows = bits, start_pfn, tuple(windows)
+
+    def _split(self, windows: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, list[int]]:
+        """The bits outside ``windows``, and the count inside each."""
+        mask = np.ones(len(self.bits), dtype=bool)
+        counts = []
+        for first, end in windows:
+            lo, hi = max(first - self.start_pfn, 0), max(min(end - self.start_pfn, len(self.bits)), 0)
+            mask[lo:hi] = False
+            counts.append(int(self.bits[lo:hi].sum()))
+        return self.bits[mask], counts
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, BitMap) and len(self.bits) == len(other.bits) and bool(
-            np.array_equal(self.bits, other.bits))
+        if not isinstance(other, BitMap) or len(self.bits) != len(other.bits):
+            return False
+        w = self.windows or other.windows
+        (ao, ac), (bo, bc) = self._split(w), other._split(w)
+        return ac == bc and bool(np.array_equal(ao, bo))
 
     def __hash__(self) -> int:  # pragma: no cover - not used as a key
         return hash((int(self.bits.sum()), len(self.bits)))
@@ -464,9 +484,15 @@ class BitMap:
     def describe(self, other: "BitMap | None" = None) -> str:
         """``N of M pfns``, plus the first pfn where ``other`` differs."""
         s = f"{int(self.bits.sum())} of {len(self.bits)} pfns"
+        w = self.windows or (other.windows if isinstance(other, BitMap) else ())
+        if w:
+            s += " (" + ", ".join(f"{a:#x}-{b - 1:#x}" for a, b in w) + ": the count only)"
         if isinstance(other, BitMap) and len(other.bits) == len(self.bits) and self != other:
-            d = int(np.nonzero(self.bits != other.bits)[0][0])
-            s += f", first difference at pfn {self.start_pfn + d:#x}"
+            diff = self.bits != other.bits
+            for a, b in w:
+                diff[max(a - self.start_pfn, 0):max(b - self.start_pfn, 0)] = False
+            if diff.any():
+                s += f", first difference at pfn {self.start_pfn + int(np.nonzero(diff)[0][0]):#x}"
         return s
 
     def __repr__(self) -> str:

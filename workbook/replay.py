@@ -15,9 +15,13 @@ not the model's to predict; the report names each and says why:
   kernel-zone memory (slab of the threads that run there, their stacks, ...) vary from run
   to run.  The replay reads them off the captured kpageflags (how many, of which order) and
   allocates them in the model at the earliest moment they can have been allocated; the
-  model's buddy allocator places them, and where they land and what follows (free counts,
-  EBUSY) is compared.
-* **left out**: free counts and BUDDY bits of zones a workload has allocated in (which
+  model's buddy allocator places them, and what follows (free counts, EBUSY, which
+  pageblocks they land in) is compared.  Within the pageblocks that hold them, BUDDY bits
+  are compared as a count: the order in which the kernel allocated them, which decides the
+  pfn each one got there, is not recorded.
+* **left out**: where the per-cpu lists hold another number of pages than the model's, the
+  zone's free count and BUDDY bits (free + per-cpu lists is compared instead); free counts
+  and BUDDY bits of zones a workload has allocated in (which
   pages a process, its page tables and its pipes' slab take is not determined), node 0's
   totals (boot memory is kept as counts), dmesg, watermarks and event counters.
 """
@@ -412,13 +416,15 @@ class CompareContext:
 OwnPages = dict[tuple[int, str], dict[tuple[int, bool], int]]     # (node, zone) -> {(order, slab): count}
 
 
-def kernel_own_pages_seen(ref: CaptureStep, ctx: StepContext) -> tuple[OwnPages, list[str]]:
+def kernel_own_pages_seen(ref: CaptureStep, ctx: StepContext,
+                          busy_pfns: dict[int, list[int]] | None = None) -> tuple[OwnPages, list[str]]:
     """The kernel's own page blocks in the hot nodes' kernel zones that no workload touched, as captured.
 
     Read from the dumped kpageflags: compound pages (head + tails: the order; SLAB or not)
     and the other pages that are neither free (BUDDY) nor the self-hosted memmap, less the
     pages the zone's per-cpu lists hold (zoneinfo pagesets ``count``), which kpageflags
-    cannot tell from allocated ones.  Only zones the dumped range covers completely.
+    cannot tell from allocated ones.  Only zones the dumped range covers completely.  ``busy_pfns``,
+    if given, gets each such block's pfns of those pages.
     """
     out: OwnPages = {}
     notes: list[str] = []
@@ -454,6 +460,8 @@ def kernel_own_pages_seen(ref: CaptureStep, ctx: StepContext) -> tuple[OwnPages,
         seg = words[max(lo, 0):hi]
         busy = (bit(seg, KPF.BUDDY) == 0) & (bit(seg, KPF.OWNER_PRIVATE) == 0)
         idx = np.nonzero(busy)[0]
+        if busy_pfns is not None and len(idx):
+            busy_pfns[bid] = (start + max(lo, 0) + idx).tolist()
         counts = out.setdefault((nid, zname), {})
         i = 0
         while i < len(idx):
@@ -622,6 +630,7 @@ def iter_replay(capture_dir: str | os.PathLike, lsmem: str | None = "auto", comp
         ctx.lsmem = bool(lsmem)
         if compare:
             _pcp_noise(name, m, ref, ctx, ctx_builder.hot, res)
+            _own_page_windows(name, m, ref, ctx, res)
             for (nid, z), why in ctx.no_free.items():
                 res.leave_out(name, f"node{nid} {z}.free", why)
             for bid, why in ctx.no_buddy.items():
@@ -665,6 +674,27 @@ def _pcp_noise(step: str, m: Machine, ref: CaptureStep, ctx: StepContext, hot: s
                     ctx.no_buddy[b.id] = why
             res.fields.append(Field(step, f"node{nid} {zone.name}.free + per-cpu lists", zone.free_pages + mine,
                                     cap_zones[key]["free"] + theirs, "zone counters"))
+
+
+def _own_page_windows(step: str, m: Machine, ref: CaptureStep, ctx: StepContext, res: ReplayResult) -> None:
+    """Where the kernel's own pages and per-cpu list pages sit, compare the BUDDY bits as a count.
+
+    Within the pageblocks that hold them, which pfn each got depends on the order in which the
+    kernel allocated them (a slab before or after a per-cpu refill), which the capture does not
+    record; the pageblocks compared as counts are read off the capture alone (those that hold such
+    pages), and the bits of every other pageblock are still compared one by one.
+    """
+    busy: dict[int, list[int]] = {}
+    kernel_own_pages_seen(ref, ctx, busy)
+    pb = m.arch.pageblock_nr_pages
+    for bid, pfns in busy.items():
+        if bid not in ctx.no_buddy:
+            blocks = sorted({p - p % pb for p in pfns})
+            ctx.buddy_windows[bid] = tuple((b, b + pb) for b in blocks)
+            spans = ", ".join(f"{b:#x}-{b + pb - 1:#x}" for b in blocks)
+            res.leave_out(step, f"kpageflags memory{bid} BUDDY in {spans} (compared as a count)",
+                          "which pfns the kernel's own pages took within their pageblock depends on the order "
+                          "it allocated them in, which a capture does not record")
 
 
 def replay(capture_dir: str | os.PathLike, lsmem: str | None = "auto") -> ReplayResult:
