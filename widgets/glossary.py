@@ -160,6 +160,14 @@ TERMS: tuple[Term, ...] = (
     Term("zonelist", "The ordered zones an allocation on a node may try: that node's from the highest down, then "
          "other nodes' by NUMA distance.", "mm/page_alloc.c build_zonelists()", "03", _G4,
          uses=r"(?i:\bzonelists?\b)"),
+    Term("OOM killer", "The out-of-memory killer: when reclaim cannot free enough, it ends a process to free its "
+         "memory; __GFP_RETRY_MAYFAIL allocations fail instead of invoking it.", "mm/oom_kill.c", "03", _G4,
+         uses=r"\bOOM killer\b|(?i:\bout-of-memory killer\b)"),
+    Term("CMA", "The contiguous memory allocator: a region reserved at boot that only movable pages may borrow, so "
+         "drivers can later get large physically contiguous buffers (dmesg's cma-reserved, zoneinfo's cma).",
+         "mm/cma.c", "03", _G4, uses=r"\bCMA\b|cma-reserved"),
+    Term("highmem", "On 32-bit machines, the memory the kernel cannot keep permanently mapped (ZONE_HIGHMEM); "
+         "x86_64 has none.", "include/linux/highmem.h", "06", _G4, uses=r"(?i:\bhighmem\b)|ZONE_HIGHMEM"),
     Term("lowmem_reserve", "Pages a lower zone adds to its watermarks for an allocation that could have used a "
          "higher zone (/proc/zoneinfo's protection).", "mm/page_alloc.c setup_per_zone_lowmem_reserve()", "03", _G4),
     Term("spanned / present / managed", "Zone counts: pfns from first to last / pfns that exist / pfns the buddy "
@@ -242,6 +250,9 @@ TERMS: tuple[Term, ...] = (
          uses=r"(?i:\bcompact(ion|ing|ed)?\b)"),
     Term("alloc_contig_range()", "Allocate a given pfn range by isolating and migrating it; used for 1 GiB "
          "gigantic pages and CMA.", "mm/page_alloc.c", "08", _G5),
+    Term("hugetlb", "Huge pages (2 MiB or 1 GiB on x86_64) an administrator reserves in advance for programs that "
+         "ask for them explicitly (hugetlbfs, MAP_HUGETLB); unlike THP, the kernel does not hand them out on its own.",
+         "mm/hugetlb.c", "05", _G4, uses=r"(?i:\bhugetlb\b)"),
     Term("gigantic page", "A hugetlb page larger than the buddy's largest block (1 GiB on x86_64), taken by "
          "alloc_contig_pages() from kernel zones only (ZONE_MOVABLE only with 6.19's vm.movable_gigantic_pages=1).",
          "mm/hugetlb.c",
