@@ -577,3 +577,70 @@ def test_capture_progress_widget_and_capture_compare_on_a_folder(capsys):
     # the folder given wins over the shipped capture of the scenario named
     assert cc.text("6.12", "02-online", "node meminfo", "real").startswith("Node 1 MemTotal:")
     assert "129024" in cc.text("6.12", "02-online", "node meminfo", "real")
+
+
+# --- dax.txt: the guest's shell function and the model's printer read the same tree alike --------------
+
+def _materialise(m, path: str, root: Path) -> None:
+    """Write the model's sysfs entry ``path`` (recursively, symlinks as symlinks) under ``root``."""
+    from workbook.errors import KernelError
+    target = root / path.lstrip("/")
+    try:
+        link = m.readlink(path)
+    except KernelError:
+        link = None
+    if link is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(link)
+        return
+    try:
+        entries = m.ls(path)
+    except KernelError:
+        entries = None                          # a file
+    if entries is not None:
+        target.mkdir(parents=True, exist_ok=True)
+        for e in entries:
+            _materialise(m, f"{path}/{e}", root)
+        return
+    try:
+        value = m.read(path)
+    except KernelError:
+        return                                  # write-only: the guest's cat prints an error instead
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(value if isinstance(value, bytes) else value.encode())
+
+
+@pytest.mark.skipif(shutil.which("busybox") is None, reason="needs busybox (busybox-static)")
+@pytest.mark.parametrize("kernel", ["6.1", "6.12"])
+def test_guest_dax_txt_reads_a_tree_as_the_model_prints_it(tmp_path, kernel):
+    """cap.sh's dax_txt, run by busybox sh on the model's own sysfs written out, parses to what the model prints."""
+    import subprocess
+    from workbook.dax import soft_reserved_machine
+    from workbook.observe import dax_txt, parse_dax_txt
+    m = soft_reserved_machine(kernel)
+    m.insmod("device_dax")
+    m.insmod("dax_hmem")
+    m.insmod("kmem")
+    if kernel == "6.1":                     # 6.1's kmem binds nothing until new_id (as in the captures)
+        m.write("/sys/bus/dax/drivers/device_dax/unbind", "dax0.0")
+        m.write("/sys/bus/dax/drivers/kmem/new_id", "dax0.0")
+    for p in ("/sys/bus/dax", "/sys/bus/platform/devices", "/sys/devices/platform/hmem.0",
+              "/sys/devices/platform/hmem_platform.0", "/sys/devices/virtual/memory_tiering"):
+        _materialise(m, p, tmp_path)
+    for k in ("possible", "online", "has_normal_memory", "has_memory", "has_cpu"):
+        _materialise(m, f"/sys/devices/system/node/{k}", tmp_path)
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc" / "modules").write_text(str(m.read("/proc/modules")))
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "dax0.0").write_text("")
+    script = (Path(cap.__file__).parent / "guest" / "cap.sh").read_text()
+    done = subprocess.run([shutil.which("busybox"), "sh", "-c", script + "\ndax_txt\n"], capture_output=True,
+                          text=True, env={"DAXROOT": str(tmp_path), "PATH": os.environ["PATH"]}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    guest, model = parse_dax_txt(done.stdout), parse_dax_txt(dax_txt(m))
+    for side in (guest, model):             # the write-only files (mapping, dax_region/delete) and ls -l /dev
+        for dev in side["device"].values():
+            dev["attrs"] = {k: v for k, v in dev["attrs"].items() if not v.startswith("<unreadable")
+                            and not k.startswith("-rw")}
+    assert model["devices"] == ["dax0.0"] and model["drivers"]["kmem"] == ["dax0.0"]
+    assert guest == model

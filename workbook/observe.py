@@ -488,6 +488,9 @@ class BitMap:
         if w:
             s += " (" + ", ".join(f"{a:#x}-{b - 1:#x}" for a, b in w) + ": the count only)"
         if isinstance(other, BitMap) and len(other.bits) == len(self.bits) and self != other:
+            mine, theirs = self._split(w)[1], other._split(w)[1]
+            if mine != theirs:
+                s += ", in each window " + "/".join(map(str, mine))
             diff = self.bits != other.bits
             for a, b in w:
                 diff[max(a - self.start_pfn, 0):max(b - self.start_pfn, 0)] = False

@@ -9,6 +9,7 @@ write-only file (``mapping``, ``bind``) or writing a read-only one is EACCES.
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING
 
 from ..driver_core import Bus, Device, bind_store, unbind_store
@@ -139,7 +140,7 @@ def listdir(m: "Machine", path: str) -> list[str]:
                 return sorted(files + [d.name for d in bus.devices.values() if d.driver is drv])
     if p == "/sys/devices/virtual/memory_tiering" and m.kernel.memory_tiers:
         return sorted(f"memory_tier{t}" for t in m.memory_tiers.tiers()) + ["uevent"]
-    if p.startswith("/sys/devices/virtual/memory_tiering/memory_tier") and m.kernel.memory_tiers:
+    if re.fullmatch(r"/sys/devices/virtual/memory_tiering/memory_tier\d+", p) and m.kernel.memory_tiers:
         if _tier(m, p) is not None:
             return ["nodelist", "subsystem", "uevent"]
     if p == "/sys/devices/platform":

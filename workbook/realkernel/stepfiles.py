@@ -3,7 +3,8 @@
 The guest sends records (``F <len> <name>`` files, ``L <len> <name>`` symlinks); this module
 writes the files CAPTURE_FORMAT.md describes: the procfs copies, ``node<K>.meminfo``,
 ``sysroot.json``, ``memory_blocks.txt``, ``lsmem.txt``/``lsmem-a.txt`` (the host's ``lsmem``
-on the rebuilt sysfs tree), ``dmesg.new``, and the kpageflags/kpagecount dumps with their runs.
+on the rebuilt sysfs tree), ``dmesg.new``, ``dax.txt`` (dax/kmem runs), and the kpageflags/kpagecount
+dumps with their runs.
 """
 from __future__ import annotations
 
@@ -154,6 +155,8 @@ def write_step(folder: Path, rec: Records, kpf_range: list[int] | None, previous
         if re.fullmatch(r"node\d+\.meminfo", name):
             (folder / name).write_bytes(rec.files[name])
     (folder / "guest_time").write_bytes(rec.files.get("guest_time", b""))
+    if "dax.txt" in rec.files:                     # a dax/kmem run (guest/cap.sh dax_txt)
+        (folder / "dax.txt").write_bytes(rec.files["dax.txt"])
     # the boot-only files: 00-boot always, a later step only where it differs from the boot copy
     now = {"cmdline": rec.files.get("cmdline", b"").decode(), "uname_r": rec.files.get("uname_r", b"").decode(),
            "memory_hotplug_params": _params_text(rec)}
