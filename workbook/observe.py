@@ -329,6 +329,7 @@ class StepContext:
     no_free: dict[tuple[int, str], str] = field(default_factory=dict)   # (node, zone) -> why free is left out
     no_buddy: dict[int, str] = field(default_factory=dict)              # block -> why BUDDY is left out
     buddy_windows: dict[int, tuple[tuple[int, int], ...]] = field(default_factory=dict)  # block -> pageblocks
+    buddy_pooled: set[int] = field(default_factory=set)      # blocks whose windows are compared as one count
                                                                         # where BUDDY is compared as a count
     lsmem: bool = True                          # compare the lsmem tables
     params_file: bool = False                   # the reference step has memory_hotplug_params
@@ -407,7 +408,8 @@ def observe(files: StepFiles, ctx: StepContext) -> list[Obs]:
                         continue
                     add(f"kpageflags memory{bid} {bname}", bname,
                         BitMap(((seg >> np.uint64(bit)) & np.uint64(1)).astype(bool), start + lo,
-                               ctx.buddy_windows.get(bid, ()) if bname == "BUDDY" else ()))
+                               ctx.buddy_windows.get(bid, ()) if bname == "BUDDY" else (),
+                               pooled=bid in ctx.buddy_pooled))
 
     for start, end in ctx.iomem_ranges:
         t = files.text("iomem")
@@ -455,27 +457,28 @@ class BitMap:
     """One kpageflags bit over a pfn range; equal when every pfn agrees; shown as a count."""
 
     def __init__(self, bits: np.ndarray, start_pfn: int,
-                 windows: tuple[tuple[int, int], ...] = ()) -> None:
+                 windows: tuple[tuple[int, int], ...] = (), pooled: bool = False) -> None:
         # windows: [first, end) pfn ranges where only the number of set bits is compared (the pageblocks
         # holding the kernel's own pages and per-cpu list pages, whose order among themselves the
-        # capture does not record)
-        self.bits, self.start_pfn, self.windows = bits, start_pfn, tuple(windows)
+        # capture does not record); pooled: one count over all windows instead of one each
+        self.bits, self.start_pfn, self.windows, self.pooled = bits, start_pfn, tuple(windows), pooled
 
-    def _split(self, windows: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, list[int]]:
-        """The bits outside ``windows``, and the count inside each."""
+    def _split(self, windows: tuple[tuple[int, int], ...], pooled: bool = False) -> tuple[np.ndarray, list[int]]:
+        """The bits outside ``windows``, and the count inside each (or inside all, ``pooled``)."""
         mask = np.ones(len(self.bits), dtype=bool)
         counts = []
         for first, end in windows:
             lo, hi = max(first - self.start_pfn, 0), max(min(end - self.start_pfn, len(self.bits)), 0)
             mask[lo:hi] = False
             counts.append(int(self.bits[lo:hi].sum()))
-        return self.bits[mask], counts
+        return self.bits[mask], [sum(counts)] if pooled else counts
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BitMap) or len(self.bits) != len(other.bits):
             return False
         w = self.windows or other.windows
-        (ao, ac), (bo, bc) = self._split(w), other._split(w)
+        pooled = self.pooled or other.pooled
+        (ao, ac), (bo, bc) = self._split(w, pooled), other._split(w, pooled)
         return ac == bc and bool(np.array_equal(ao, bo))
 
     def __hash__(self) -> int:  # pragma: no cover - not used as a key
@@ -485,10 +488,12 @@ class BitMap:
         """``N of M pfns``, plus the first pfn where ``other`` differs."""
         s = f"{int(self.bits.sum())} of {len(self.bits)} pfns"
         w = self.windows or (other.windows if isinstance(other, BitMap) else ())
+        pooled = self.pooled or (isinstance(other, BitMap) and other.pooled)
         if w:
-            s += " (" + ", ".join(f"{a:#x}-{b - 1:#x}" for a, b in w) + ": the count only)"
+            s += " (" + ", ".join(f"{a:#x}-{b - 1:#x}" for a, b in w) + \
+                (": the count over all of them)" if pooled and len(w) > 1 else ": the count only)")
         if isinstance(other, BitMap) and len(other.bits) == len(self.bits) and self != other:
-            mine, theirs = self._split(w)[1], other._split(w)[1]
+            mine, theirs = self._split(w, pooled)[1], other._split(w, pooled)[1]
             if mine != theirs:
                 s += ", in each window " + "/".join(map(str, mine))
             diff = self.bits != other.bits

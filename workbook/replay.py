@@ -424,7 +424,7 @@ def kernel_own_pages_seen(ref: CaptureStep, ctx: StepContext,
     and the other pages that are neither free (BUDDY) nor the self-hosted memmap, less the
     pages the zone's per-cpu lists hold (zoneinfo pagesets ``count``), which kpageflags
     cannot tell from allocated ones.  Only zones the dumped range covers completely.  ``busy_pfns``,
-    if given, gets each such block's pfns of those pages.
+    if given, gets each such block's node, zone and pfns of those pages.
     """
     out: OwnPages = {}
     notes: list[str] = []
@@ -461,7 +461,7 @@ def kernel_own_pages_seen(ref: CaptureStep, ctx: StepContext,
         busy = (bit(seg, KPF.BUDDY) == 0) & (bit(seg, KPF.OWNER_PRIVATE) == 0)
         idx = np.nonzero(busy)[0]
         if busy_pfns is not None and len(idx):
-            busy_pfns[bid] = (start + max(lo, 0) + idx).tolist()
+            busy_pfns[bid] = (nid, zname, (start + max(lo, 0) + idx).tolist())
         counts = out.setdefault((nid, zname), {})
         i = 0
         while i < len(idx):
@@ -644,18 +644,25 @@ def iter_replay(capture_dir: str | os.PathLike, lsmem: str | None = "auto", comp
 
 
 def _pcp_noise(step: str, m: Machine, ref: CaptureStep, ctx: StepContext, hot: set[int], res: ReplayResult) -> None:
-    """Where the per-cpu lists hold a different number of pages than the capture's, compare free + pcp instead.
+    """Where the per-cpu lists, or the capture's free counter, disagree with the free pages: compare what is exact.
 
     A page on a per-cpu list is neither free in zoneinfo nor BUDDY in kpageflags, and how many pages
     the lists hold when the capture is taken depends on which CPU allocated and freed what, and when.
     The model's lists follow the allocator's batch rules; when their total differs from the
     capture's, the zone's free count and its blocks' BUDDY bits are left out for the step, and the
     pages neither allocated nor reserved (free + per-cpu lists) are compared instead.
+
+    zoneinfo's ``pages free`` is NR_FREE_PAGES without the per-cpu deltas not yet folded into it
+    (each CPU folds its own when they pass its ``vm stats threshold``, or when vmstat_update runs,
+    once a second): read right after a burst of frees it can lag the free pages by up to the sum
+    of the thresholds.  Where it differs from the capture's own BUDDY pages in the zone by no more
+    than that, the BUDDY count, which is exact, stands for the free pages.
     """
     zi = ref.text("zoneinfo")
     if zi is None:
         return
     cap_pcp, cap_zones = zone_pcp_counts(zi), parse_zoneinfo(zi)
+    buddy, thresholds = _capture_buddy_pages(ref, ctx, cap_zones), zone_stat_thresholds(zi)
     for nid in sorted(hot):
         if nid not in m.nodes:
             continue
@@ -663,17 +670,62 @@ def _pcp_noise(step: str, m: Machine, ref: CaptureStep, ctx: StepContext, hot: s
             key = (nid, zone.name)
             if key in ctx.no_free or key not in cap_pcp or "free" not in cap_zones.get(key, {}):
                 continue
+            counter, whys = cap_zones[key]["free"], []
+            free = counter
+            exact, slack = buddy.get(key), thresholds.get(key, 0)
             mine, theirs = zone.pcp_pages(), cap_pcp[key]
-            if mine == theirs:
+            if exact is not None and exact != counter and abs(exact - counter) <= slack \
+                    and zone.free_pages + mine != counter + theirs:
+                free = exact
+                whys.append(f"zoneinfo's free counter ({counter}) lags the capture's own BUDDY pages ({exact}): "
+                            f"per-cpu vmstat deltas (up to {slack} here) not yet folded in (BUDDY count compared)")
+            if mine != theirs:
+                whys.append(f"pages on the per-cpu lists: the model {mine}, the capture {theirs}; which CPU "
+                            f"allocated and freed what, and when, varies from run to run (free + per-cpu lists "
+                            f"compared instead)")
+                for b in m.blocks.values():
+                    if b.nid == nid and b.zone is zone:
+                        ctx.no_buddy[b.id] = whys[-1]
+            if not whys:
                 continue
-            why = (f"pages on the per-cpu lists: the model {mine}, the capture {theirs}; which CPU allocated and "
-                   f"freed what, and when, varies from run to run (free + per-cpu lists compared instead)")
-            ctx.no_free[key] = why
-            for b in m.blocks.values():
-                if b.nid == nid and b.zone is zone:
-                    ctx.no_buddy[b.id] = why
-            res.fields.append(Field(step, f"node{nid} {zone.name}.free + per-cpu lists", zone.free_pages + mine,
-                                    cap_zones[key]["free"] + theirs, "zone counters"))
+            ctx.no_free[key] = "; ".join(whys)
+            if mine != theirs:
+                res.fields.append(Field(step, f"node{nid} {zone.name}.free + per-cpu lists", zone.free_pages + mine,
+                                        free + theirs, "zone counters"))
+            else:
+                res.fields.append(Field(step, f"node{nid} {zone.name}.free (BUDDY pages)", zone.free_pages, free,
+                                        "zone counters"))
+
+
+def _capture_buddy_pages(ref: CaptureStep, ctx: StepContext,
+                         zones: dict[tuple[int, str], dict[str, int]]) -> dict[tuple[int, str], int]:
+    """{(node, zone): pfns with BUDDY set} for the zones the capture's kpageflags dump covers whole."""
+    if ctx.kpf_range is None:
+        return {}
+    start, count = ctx.kpf_range
+    words = ref.kpageflags(start, count)
+    if words is None:
+        return {}
+    words = words[:count]
+    out = {}
+    for key, z in zones.items():
+        zs, span = z.get("start_pfn"), z.get("spanned", 0)
+        if zs is None or not span or zs < start or zs + span > start + len(words):
+            continue
+        seg = words[zs - start:zs - start + span]
+        out[key] = int(((seg >> np.uint64(KPF.BUDDY)) & np.uint64(1)).sum())
+    return out
+
+
+def zone_stat_thresholds(text: str) -> dict[tuple[int, str], int]:
+    """{(node, zone): the sum over CPUs of ``vm stats threshold``} from /proc/zoneinfo."""
+    out = {}
+    for stanza in re.split(r"(?=^Node \d+, zone)", text, flags=re.M):
+        mm = re.match(r"Node (\d+), zone\s+(\w+)", stanza)
+        if mm:
+            out[(int(mm.group(1)), mm.group(2))] = sum(
+                int(t) for t in re.findall(r"^\s+vm stats threshold:\s+(\d+)", stanza, flags=re.M))
+    return out
 
 
 def _own_page_windows(step: str, m: Machine, ref: CaptureStep, ctx: StepContext, res: ReplayResult) -> None:
@@ -682,19 +734,45 @@ def _own_page_windows(step: str, m: Machine, ref: CaptureStep, ctx: StepContext,
     Within the pageblocks that hold them, which pfn each got depends on the order in which the
     kernel allocated them (a slab before or after a per-cpu refill), which the capture does not
     record; the pageblocks compared as counts are read off the capture alone (those that hold such
-    pages), and the bits of every other pageblock are still compared one by one.
+    pages), and the bits of every other pageblock are still compared one by one.  Where the
+    capture's zone has reclaimable pageblocks (/proc/pagetypeinfo), some of those pages are
+    reclaimable slab (dentries, inodes), which the allocator keeps apart from unmovable pages,
+    and kpageflags does not say which: the count is then taken over all those pageblocks together.
     """
-    busy: dict[int, list[int]] = {}
+    busy: dict[int, tuple[int, str, list[int]]] = {}
     kernel_own_pages_seen(ref, ctx, busy)
+    reclaimable = pageblocks_by_type(ref.text("pagetypeinfo") or "")
     pb = m.arch.pageblock_nr_pages
-    for bid, pfns in busy.items():
-        if bid not in ctx.no_buddy:
-            blocks = sorted({p - p % pb for p in pfns})
-            ctx.buddy_windows[bid] = tuple((b, b + pb) for b in blocks)
-            spans = ", ".join(f"{b:#x}-{b + pb - 1:#x}" for b in blocks)
-            res.leave_out(step, f"kpageflags memory{bid} BUDDY in {spans} (compared as a count)",
-                          "which pfns the kernel's own pages took within their pageblock depends on the order "
-                          "it allocated them in, which a capture does not record")
+    for bid, (nid, zname, pfns) in busy.items():
+        if bid in ctx.no_buddy:
+            continue
+        blocks = sorted({p - p % pb for p in pfns})
+        ctx.buddy_windows[bid] = tuple((b, b + pb) for b in blocks)
+        spans = ", ".join(f"{b:#x}-{b + pb - 1:#x}" for b in blocks)
+        why = ("which pfns the kernel's own pages took within their pageblock depends on the order it allocated "
+               "them in, which a capture does not record")
+        if len(blocks) > 1 and reclaimable.get((nid, zname), {}).get("Reclaimable", 0):
+            ctx.buddy_pooled.add(bid)
+            why += ("; and which of these pageblocks, on their migratetype (the zone has reclaimable pageblocks: "
+                    "reclaimable slab is kept apart from unmovable pages, and kpageflags does not say which is which)")
+            res.leave_out(step, f"kpageflags memory{bid} BUDDY in {spans} (compared as one count)", why)
+        else:
+            res.leave_out(step, f"kpageflags memory{bid} BUDDY in {spans} (compared as a count)", why)
+
+
+def pageblocks_by_type(text: str) -> dict[tuple[int, str], dict[str, int]]:
+    """{(node, zone): {migratetype: pageblocks}} from /proc/pagetypeinfo's "Number of blocks type" table."""
+    out: dict[tuple[int, str], dict[str, int]] = {}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("Number of blocks type"):
+            names = line.split()[4:]
+            for row in lines[i + 1:]:
+                mm = re.match(r"Node\s+(\d+), zone\s+(\w+)\s+([\d\s]+)$", row)
+                if not mm:
+                    break
+                out[(int(mm.group(1)), mm.group(2))] = dict(zip(names, map(int, mm.group(3).split())))
+    return out
 
 
 def replay(capture_dir: str | os.PathLike, lsmem: str | None = "auto") -> ReplayResult:
