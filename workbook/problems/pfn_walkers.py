@@ -69,8 +69,12 @@ def walker_counts(kernel: str, walker: str, scenario: str = "online_movable", st
     return walk(m, walker, b.start_pfn, b.nr_pages).counts()
 
 
-def visits_by_hand(kernel: str, walker: str, scenario: str, nr: int) -> tuple[int | None, list[str]]:
-    """Pfns a walker visits in one hot-added block of ``nr`` pfns by chapter 08's rules (None: needs the model)."""
+def visits_by_hand(kernel: str, walker: str, scenario: str, nr: int,
+                   stress_pages: int = 0) -> tuple[int | None, list[str]]:
+    """Pfns a walker visits in one hot-added block of ``nr`` pfns by chapter 08's rules (None: needs the model).
+
+    ``stress_pages``: the pages of an anonymous workload running in an ``online_movable`` block.
+    """
     v = nr // 64
     steps = [f"the block: {nr:,} pfns, its first {v:,} (1/64) hold its own memmap"]
     if scenario == "offline":
@@ -82,7 +86,14 @@ def visits_by_hand(kernel: str, walker: str, scenario: str, nr: int) -> tuple[in
             return nr, steps + ["6.12: the memmap is not PageReserved, so a generic walker keeps every pfn: "
                                 f"{nr:,}"]
         return nr - v, steps + [f"{kernel}: the memmap pages are PageReserved and skipped: {nr - v:,}"]
-    if scenario != "online_movable" or "stress" in scenario:
+    if scenario.startswith("online_movable") and stress_pages and walker.startswith("compaction"):
+        steps.append(f"the workload's {stress_pages:,} anonymous pages are on LRU lists, the rest after the memmap "
+                     "is free")
+        if walker == "compaction-migrate":
+            return stress_pages, steps + [f"the migrate scanner takes the LRU pages: {stress_pages:,}"]
+        free = nr - v - stress_pages
+        return free, steps + [f"the free scanner takes the free pages: {nr - v:,} - {stress_pages:,} = {free:,}"]
+    if scenario != "online_movable":
         return None, steps + ["which pages the kernel's own allocations or the workload take needs the model"]
     if walker == "compaction-migrate":
         return 0, steps + ["nothing runs: no page is LRU or movable: 0"]
@@ -165,7 +176,7 @@ def walker_visits_problem(seed: int, exam: bool = False) -> Problem:
     stress = r.choice([16, 32, 48]) * MiB if scenario.endswith("stress") else 0
     counts = walker_counts(kernel, walker, scenario, stress)
     answer = counts.get(REASONS[0], 0)
-    hand, steps = visits_by_hand(kernel, walker, scenario if not stress else scenario + " + stress", 32768)
+    hand, steps = visits_by_hand(kernel, walker, scenario, 32768, stress >> 12)
     nr, v = 32768, 512
     mistakes: dict[object, str] = {}
     if scenario == "offline":
