@@ -16,6 +16,15 @@ def test_online_memmap_pfns_follow_the_section() -> None:
     assert "offline" in check_online_memmap_pfns(512, state="offline").message
 
 
+def test_online_memmap_pfns_names_the_size_mistakes_of_exercise_8_1() -> None:
+    """Exercise 8.1 gives no count: a 128 MiB block's memmap, a whole section or a count of sections is named."""
+    two = {"kernel": "6.12", "block_size": 2 * GiB}
+    assert "memmap of a 128 MiB block" in check_online_memmap_pfns(512, **two).message
+    assert "one whole section" in check_online_memmap_pfns(32768, **two).message
+    assert "counts sections" in check_online_memmap_pfns(16, **two).message
+    assert "online_pages() is handed only the pfns after the memmap" in check_online_memmap_pfns(0, **two).message
+
+
 @pytest.mark.parametrize("kernel,word", [("5.13", 1 << 32), ("6.1", (1 << 32) | (1 << 37)), ("6.12", 1 << 37)])
 def test_kpageflags_word_of_the_first_memmap_pfn(kernel: str, word: int) -> None:
     assert repr(check_kpageflags_word(word, kernel=kernel)) == f"right: {word:#x}"

@@ -23,14 +23,21 @@ def check_online_memmap_pfns(answer: object, kernel: str = "6.12", block_size: i
     v = b.vmemmap_pages
     expected = sum(pfn_to_online_page(m, p) for p in range(b.start_pfn, b.start_pfn + v))
     mistakes = {
-        0: ("that is the design intent of the first patches (the memmap range 'is not online although it is used') "
-            "and true before onlining, but SECTION_IS_ONLINE is set per section and the memmap shares its section "
-            "with the buddy pages"),
+        0: ("that is true before onlining, and online_pages() is handed only the pfns after the memmap; but "
+            "SECTION_IS_ONLINE is set per section: online_mem_sections() sets it for every section the range touches, "
+            "and the memmap shares its section with the buddy pages"),
         b.nr_pages: "that counts every pfn of the block; the question is about its memmap pfns only",
         b.nr_pages - v: "that is the buddy part of the block; the question is about its memmap pfns",
     }
     if state == "offline":
         mistakes[v] = "the block is offline: its sections are not online, so pfn_to_online_page() is NULL everywhere"
+    sections = b.nr_pages // m.arch.pages_per_section
+    mistakes.setdefault(m.arch.pages_per_section, "that is the pfns of one whole section (128 MiB); the question is "
+                                                  "about the memmap pfns only")
+    if block_size != 128 * MiB:
+        mistakes.setdefault((128 * MiB >> 12) // 64, f"that is the memmap of a 128 MiB block; this block's is 1/64 of "
+                                                     f"{block_size >> 20} MiB")
+    mistakes.setdefault(sections, "that counts sections, not pfns")
     mistakes.pop(expected, None)
     return check_number(answer, expected, mistakes=mistakes,
                         rule="pfn_to_online_page(pfn) is not NULL iff online_section_nr(pfn_to_section_nr(pfn)): "
