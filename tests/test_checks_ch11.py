@@ -19,6 +19,9 @@ def test_force_waste() -> None:
     assert check_force_waste(0, arch="x86_64").ok
     assert "padding only" in check_force_waste(32).message
     assert "in bytes" in check_force_waste(28 * 65536).message
+    # 512 MiB blocks: memmap 8 pages, padded to a 32-page pageblock; the default block's 28 is a named mistake
+    assert check_force_waste(24, block_size=512 * MiB).ok
+    assert "256 MiB block" in check_force_waste(28, block_size=512 * MiB).message
 
 
 def test_max_hotplug_end() -> None:

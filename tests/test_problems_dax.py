@@ -95,3 +95,12 @@ def test_the_worked_steps_refuse_what_kstrtobool_refuses(value: str) -> None:
     want = "ok" if value == "" else "EINVAL"
     assert _attribute_by_hand("6.12", "1", "none", "0", value)[0] == want
     assert attribute_write("6.12", "1", "none", "0", value) == want
+
+
+def test_rule_order_trap_names_eopnotsupp_before_ebusy() -> None:
+    """Boot option off, kmem holding the device at 0, write 1: EOPNOTSUPP, and EBUSY is the named mistake."""
+    p = generate("dax-attribute-write", 103)
+    assert (p.params["memory_hotplug.memmap_on_memory"], p.params["dax0.0 held by"], p.params["value written"]) == \
+        ("0", "kmem", "1")
+    assert p.answer == "EOPNOTSUPP"
+    assert "before the EBUSY check" in p.check("EBUSY").message

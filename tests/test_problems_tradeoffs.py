@@ -93,3 +93,11 @@ def test_common_mistakes_are_named() -> None:
         total = p.params["DIMM size (GiB)"]
         for wrong in {total, 0, total // 2} - {p.answer}:
             assert "that is not it" not in p.check(wrong).message, (seed, wrong)
+
+
+def test_gigantic_question_assumes_no_kernel_pages_and_names_that_mistake() -> None:
+    """Chapter 08 takes the GiB of the kernel's own slab page out; the question assumes none and says so."""
+    p = generate("gigantic-pages", 7)
+    assert p.params["machine"].endswith("online_kernel") and p.answer == 4
+    assert "none of its own pages" in p.params["hot-add"]
+    assert "kernel's own page" in p.check(3).message

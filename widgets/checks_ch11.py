@@ -78,19 +78,26 @@ def check_multiblock_managed(answer: object, kernel: str = "6.6", size: int = 51
                              "each block its own altmap and 512 unmanaged memmap pages")
 
 
-def check_force_waste(answer: object, arch: str = "ppc64-radix-64k", kernel: str = "6.12") -> CheckResult:
-    """Check "how many pages per memory block does memmap_on_memory=force waste on ``arch``?"."""
-    m = Machine(kernel, arch, cmdline="memory_hotplug.memmap_on_memory=force")
+def check_force_waste(answer: object, arch: str = "ppc64-radix-64k", kernel: str = "6.12",
+                      block_size: int | None = None) -> CheckResult:
+    """Check "how many pages per memory block does memmap_on_memory=force waste on ``arch``?" (``block_size``:
+    the architecture's default when None)."""
+    m = Machine(kernel, arch, cmdline="memory_hotplug.memmap_on_memory=force", block_size=block_size)
+    default = Machine(kernel, arch, cmdline="memory_hotplug.memmap_on_memory=force")
     a = m.arch
     exact = a.memmap_pages(m.block_size >> a.page_shift)
     padded = memory_block_memmap_on_memory_pages(m)
     expected = padded - exact
+    default_waste = memory_block_memmap_on_memory_pages(default) - a.memmap_pages(default.block_size >> a.page_shift)
     mistakes = {
         a.pageblock_nr_pages: "that is one pageblock; the memmap fills part of it",
         padded: "that is the padded memmap, all of it; the waste is the padding only",
         exact: "that is the memmap itself, which is used; the waste is what pads it to a pageblock",
         expected * a.page_size: "that is in bytes; the question asks for pages",
     }
+    if default.block_size != m.block_size:
+        mistakes[default_waste] = (f"that is the waste of a {default.block_size >> 20} MiB block; a "
+                                   f"{m.block_size >> 20} MiB block has a memmap of {exact} pages")
     mistakes.pop(expected, None)
     return check_number(answer, expected, mistakes=mistakes,
                         rule="memory_block_memmap_on_memory_pages() in force mode = pageblock_align(PFN_UP(memmap "

@@ -130,6 +130,10 @@ def dax_attribute_write(seed: int, exam: bool = False) -> Problem:
         "ENOENT": "6.8+ has the attribute",
         "ENODEV": "ENODEV is for a driver's bind file; this is a device attribute",
     }
+    if answer == "EOPNOTSUPP" and held == "kmem" and current == "0":
+        mistakes["EBUSY"] = ("kmem holds the device and the value would change, but memmap_on_memory_store() asks "
+                             "mhp_supports_memmap_on_memory() first: a true value on a kernel booted without "
+                             "memory_hotplug.memmap_on_memory is EOPNOTSUPP before the EBUSY check is reached")
     if kernel == "6.1":
         mistakes = {k: "6.1 has no memmap_on_memory attribute at all: the file does not exist" for k in mistakes}
     mistakes.pop(answer, None)

@@ -16,6 +16,12 @@ GIGANTIC_RULE = ("a 1 GiB gigantic page is allocated with GFP_HIGHUSER (hugepage
 HUGE_RULE = ("a huge page needs a naturally aligned range whose every pfn the allocator can take: the self-hosted "
              "memmap at the head of each block is never free; a 1 GiB gigantic page also never comes from "
              "ZONE_MOVABLE (GFP_HIGHUSER), a 2 MiB page may")
+#: What every gigantic-pages question assumes: no program and none of the kernel's own pages on node 1.
+_NOTHING_ELSE = ("nothing allocated on node 1: assume the kernel put none of its own pages there either, where "
+                 "real runs put 0 to 27")
+#: The wrong answer of a learner who, like chapter 08, takes a GiB out for the kernel's own page.
+_OWN_PAGE = ("if you took a GiB out for the kernel's own page on node 1 (chapter 08's slab page at 0x100400): this "
+             "question assumes the kernel put none there")
 _MOVABLE = ("ZONE_MOVABLE: gigantic pages are allocated with GFP_HIGHUSER (hugepage_movable_supported() is false "
             "for them), so alloc_contig_pages() never tries this zone")
 
@@ -109,6 +115,8 @@ def gigantic_pages_problem(seed: int, exam: bool = False) -> Problem:
     total = size // GiB
     mistakes = _gigantic_mistakes(kernel, block, size, mom, online, total)
     mistakes.pop(answer, None)
+    if online == "online_kernel" and answer >= 1:
+        mistakes[answer - 1] = f"{mistakes[answer - 1]}; or, {_OWN_PAGE}" if answer - 1 in mistakes else _OWN_PAGE
     why = ("ZONE_MOVABLE never gives a gigantic page" if online == "online_movable"
            else f"{answer} of the DIMM's {total} aligned GiB ranges hold no memmap")
     return Problem(
@@ -118,7 +126,7 @@ def gigantic_pages_problem(seed: int, exam: bool = False) -> Problem:
          "memory_hotplug.memmap_on_memory": mom,
          "memory block size (MiB)": block >> 20,
          "DIMM size (GiB)": size >> 30,
-         "hot-add": f"one DIMM at 0x100000000 on node 1 (every block {online}, nothing allocated on node 1)"},
+         "hot-add": f"one DIMM at 0x100000000 on node 1 (every block {online}; {_NOTHING_ELSE})"},
         "How many 1 GiB gigantic pages (echo N > .../node1/hugepages/hugepages-1048576kB/nr_hugepages) "
         "can alloc_contig_pages() find in the DIMM?",
         answer,
@@ -148,7 +156,7 @@ def _huge_pages_exam(seed: int) -> Problem:
         {"kernel": kernel, "machine": f"x86_64, memhp_default_state={online}",
          "memory_hotplug.memmap_on_memory": mom, "memory block size (MiB)": block >> 20,
          "DIMM size (MiB)": size >> 20,
-         "hot-add": f"one DIMM at 0x100000000 on node 1 (every block {online}, nothing allocated on node 1)"},
+         "hot-add": f"one DIMM at 0x100000000 on node 1 (every block {online}; {_NOTHING_ELSE})"},
         f"How many {page >> 20} MiB hugetlb pages (echo N > .../node1/hugepages/hugepages-{name}/nr_hugepages) "
         "can the kernel allocate in the DIMM?",
         answer, f"{answer} of the DIMM's {size // page} aligned {page >> 20} MiB ranges can hold one",
