@@ -240,6 +240,8 @@ TERMS: tuple[Term, ...] = (
     Term("slab / SLUB", "SLUB, the kernel's allocator of small objects, carves them out of slabs: pages whose "
          "struct page is reused as struct slab.", "mm/slub.c, mm/slab.h", "07", _G5,
          uses=r"SLUB|(?i:slabs?)|struct slab"),
+    Term("folio", "The kernel's handle (5.16+) for one page or a compound page treated as one unit; most mm code "
+         "now takes folios rather than pages.", "include/linux/mm_types.h", "07", _G5, uses=r"(?i:\bfolios?\b)"),
     Term("LIST_POISON2", "0xdead000000000122 on x86_64: what list_del() leaves in a removed entry's prev pointer, "
          "so that using it afterwards faults.", "include/linux/poison.h", "07", _G5),
     Term("the kernel's own pages", "Unmovable pages (slab, page tables) the kernel itself allocates in a kernel-zone "
@@ -291,6 +293,8 @@ TERMS: tuple[Term, ...] = (
     Term("capture / replay", "A real kernel's files after each step of a scenario, and the model run through the "
          "same steps and compared field by field.", "workbook/replay.py", "10", _G7,
          uses=r"(?i:\bcaptures?\b|\breplay(s|ed)?\b)"),
+    Term("KSM", "Kernel samepage merging: a daemon that merges identical anonymous pages of processes that "
+         "ask for it (madvise MADV_MERGEABLE) into one shared page.", "mm/ksm.c", "10", _G7, uses=r"\bKSM\b"),
     Term("HVO", "HugeTLB Vmemmap Optimisation: frees most memmap pages of hugetlb pages; 5.14-5.19 exclude it with "
          "memmap_on_memory, 6.0+ skip self-hosted memmaps.", "mm/hugetlb_vmemmap.c", "11", _G7,
          uses=r"\bHVO\b|(?i:vmemmap optimi[sz]ation)"),
