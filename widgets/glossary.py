@@ -194,7 +194,7 @@ TERMS: tuple[Term, ...] = (
          "include/linux/pageblock-flags.h", "01", _G4,
          uses=r"(?i:\bpageblocks?\b)"),
     Term("migratetype", "A pageblock's kind: MIGRATE_UNMOVABLE, MOVABLE, RECLAIMABLE, HIGHATOMIC, ISOLATE.",
-         "include/linux/mmzone.h", "06", _G4,
+         "include/linux/mmzone.h", "01", _G4,
          uses=r"(?i:\bmigratetypes?\b)|\bMIGRATE_[A-Z]+"),
     Term("pcp list", "Per-cpu lists of free order-0 (and small) pages, refilled from the buddy in batches.",
          "mm/page_alloc.c", "07", _G4,
@@ -328,12 +328,12 @@ TERMS: tuple[Term, ...] = (
          "dax driver's match list.", "drivers/base/bus.c, drivers/dax/bus.c", "12", _G8,
          uses=r"\b(bind|unbind|new_id)\b"),
     Term("ZONE_DEVICE", "The zone of device memory with a memmap but no buddy pages; its span never shrinks.",
-         "mm/memremap.c", "12", _G8),
+         "mm/memremap.c", "02", _G8),
     Term("memory tier", "Nodes grouped by abstract distance (DRAM tier 4, kmem's memory tier 22 without HMAT data); "
          "with demotion_enabled, reclaim demotes to lower tiers, nearest first.", "mm/memory-tiers.c", "12", _G8,
          uses=r"(?i:memory[ _]tiers?)"),
     Term("SRAT", "ACPI's System Resource Affinity Table: which NUMA node each memory range and CPU belongs to, and "
-         "which ranges are hotpluggable.", "drivers/acpi/numa/srat.c", "12", _G8, uses=r"\bSRAT\b"),
+         "which ranges are hotpluggable.", "drivers/acpi/numa/srat.c", "10", _G8, uses=r"\bSRAT\b"),
     Term("HMAT", "ACPI's Heterogeneous Memory Attribute Table: latency and bandwidth per node; 6.7+ derive a node's "
          "abstract distance (memory tier) from it.", "drivers/acpi/numa/hmat.c", "12", _G8, uses=r"\bHMAT\b"),
     Term("daxctl", "ndctl's tool: reconfigure-device --mode=system-ram writes remove_id, unbind, new_id, bind, then "
