@@ -13,6 +13,7 @@ from widgets.checks import CheckResult, check_number
 from widgets.checks_ch01 import in_hex
 from workbook.arch import GiB, MiB
 from workbook.kernel import CHANGES
+from workbook.problems.answers import normalize
 from workbook.problems.memmap_on_memory import hotplug_vm
 from workbook.problems.offline import DYNDBG, write_outcome
 from workbook.problems.vmemmap import node_memfree_pages
@@ -23,6 +24,14 @@ __all__ = ["check_offline_errno", "check_offline_log_start", "check_migrated_kb"
 
 MEM = "/sys/devices/system/memory"
 _RANGE = re.compile(r"memory offlining \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] failed due to (.*)")
+
+
+def _outcome(answer: object) -> str | None:
+    """A write's outcome as answered: "ok" or an errno's name ("-ebusy", 16, 0 and "OK" read as the answer key
+    reads them, workbook.problems.answers.normalize()); None for an answer that is neither text nor a number."""
+    if isinstance(answer, bool) or not isinstance(answer, (str, int)):
+        return None
+    return str(normalize(answer, "EBUSY"))
 
 
 def check_offline_errno(answer: object, kernel: str = "6.12", online: str = "online_kernel") -> CheckResult:
@@ -50,15 +59,9 @@ def check_offline_errno(answer: object, kernel: str = "6.12", online: str = "onl
     if answer is None:
         return CheckResult(False, 'not answered yet: replace None with "ok" or an errno name such as "EINVAL"', rule,
                            hints)
-    if isinstance(answer, int) and not isinstance(answer, bool):
-        answer = "ok" if answer == 0 else _errno.errorcode.get(abs(answer), str(answer))
-    if not isinstance(answer, str):
+    got = _outcome(answer)
+    if got is None:
         return CheckResult(False, f"{answer!r}: answer \"ok\" or an errno name", rule, hints)
-    got = answer.strip()
-    if got.lstrip("-").upper() in _errno.errorcode.values():
-        got = got.lstrip("-").upper()           # "ebusy", "-EBUSY": the errno's name
-    elif got.lower() == "ok":
-        got = "ok"
     if got == expected:
         if expected == "ok":
             return CheckResult(True, "ok: the block went offline", mistakes=hints)
@@ -172,12 +175,9 @@ def check_slab_offline(answer: object, kernel: str = "6.12", state: str = "cpu_p
     if answer is None:
         return CheckResult(False, 'not answered yet: replace None with "ok" or an errno name such as "EBUSY"', rule,
                            hints)
-    if isinstance(answer, int) and not isinstance(answer, bool):
-        answer = "ok" if answer == 0 else _errno.errorcode.get(abs(answer), str(answer))
-    if not isinstance(answer, str):
+    got = _outcome(answer)
+    if got is None:
         return CheckResult(False, f"{answer!r}: answer \"ok\" or an errno name", rule, hints)
-    got = answer.strip()
-    got = got.lstrip("-").upper() if got.lstrip("-").upper() in _errno.errorcode.values() else got.lower()
     if got == expected:
         detail = (f"{bits}: the slab passes isolation and the retry loop runs until the writer is signalled"
                   if expected == "EINTR" else f"{bits}{':' if k.slab_mapping_aliases_movable else ','} isolation "

@@ -72,21 +72,26 @@ class StepFiles(Protocol):
 
 
 class CaptureStep:
-    """One step folder of a real-kernel capture."""
+    """One step folder of a real-kernel capture (each file read once: the replay asks for some several times)."""
 
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = os.fspath(folder)
+        self._texts: dict[str, str | None] = {}
+        self._words: np.ndarray | None = None
 
     def _path(self, name: str) -> str:
         return os.path.join(self.folder, name)
 
     def text(self, name: str) -> str | None:
         """The file's text, or None when the folder lacks it."""
-        p = self._path(name)
-        if not os.path.isfile(p):
-            return None
-        with open(p, encoding="utf-8", errors="replace") as f:
-            return f.read()
+        if name not in self._texts:
+            p = self._path(name)
+            if not os.path.isfile(p):
+                self._texts[name] = None
+            else:
+                with open(p, encoding="utf-8", errors="replace") as f:
+                    self._texts[name] = f.read()
+        return self._texts[name]
 
     def sysroot(self) -> tuple[dict[str, str], dict[str, str]] | None:
         """sysroot.json's files and symlinks, or None."""
@@ -98,11 +103,14 @@ class CaptureStep:
 
     def kpageflags(self, start: int, count: int) -> np.ndarray | None:
         """The dumped words (range.kpageflags.gz), or None when the file is missing."""
-        p = self._path("range.kpageflags.gz")
-        if not os.path.isfile(p):
-            return None
-        raw = gzip.open(p).read()
-        return np.frombuffer(raw[: len(raw) // 8 * 8], dtype="<u8").astype(np.uint64)
+        if self._words is None:
+            p = self._path("range.kpageflags.gz")
+            if not os.path.isfile(p):
+                return None
+            raw = gzip.open(p).read()
+            self._words = np.frombuffer(raw[: len(raw) // 8 * 8], dtype="<u8").astype(np.uint64)
+            self._words.flags.writeable = False         # shared by every reader of the step
+        return self._words
 
 
 class ModelStep:
