@@ -27,7 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .machine import Machine
 
 __all__ = ["StepFiles", "CaptureStep", "ModelStep", "StepContext", "Obs", "Missing", "observe", "parse_zoneinfo",
-           "zone_pcp_counts", "zone_pcp_cpu_counts", "KPF_BITS", "LSMEM_FILES", "dax_txt", "parse_dax_txt"]
+           "zone_pcp_counts", "zone_pcp_cpu_counts", "zone_stat_thresholds", "pageblocks_by_type", "KPF_BITS",
+           "LSMEM_FILES", "dax_txt", "parse_dax_txt"]
 
 _SYS = "sys/devices/system"
 BLOCK_ATTRS = ("state", "online", "valid_zones", "removable", "phys_index", "phys_device")
@@ -291,14 +292,39 @@ def zone_pcp_cpu_counts(text: str) -> dict[tuple[int, str], dict[int, int]]:
     return out
 
 
-def zone_pcp_counts(text: str) -> dict[tuple[int, str], int]:
-    """{(node, zone): pages on the per-cpu lists of all CPUs} from /proc/zoneinfo's pagesets."""
+def _per_zone_sum(text: str, line: str) -> dict[tuple[int, str], int]:
+    """{(node, zone): the sum of the numbers of every ``line`` of the zone's /proc/zoneinfo stanza}."""
     out = {}
     for stanza in re.split(r"(?=^Node \d+, zone)", text, flags=re.M):
         mm = re.match(r"Node (\d+), zone\s+(\w+)", stanza)
         if mm:
-            out[(int(mm.group(1)), mm.group(2))] = sum(int(c) for c in re.findall(r"^\s+count:\s+(\d+)", stanza,
-                                                                                    flags=re.M))
+            out[(int(mm.group(1)), mm.group(2))] = sum(
+                int(c) for c in re.findall(rf"^\s+{line}:\s+(\d+)", stanza, flags=re.M))
+    return out
+
+
+def zone_pcp_counts(text: str) -> dict[tuple[int, str], int]:
+    """{(node, zone): pages on the per-cpu lists of all CPUs} from /proc/zoneinfo's pagesets."""
+    return _per_zone_sum(text, "count")
+
+
+def zone_stat_thresholds(text: str) -> dict[tuple[int, str], int]:
+    """{(node, zone): the sum over CPUs of ``vm stats threshold``} from /proc/zoneinfo."""
+    return _per_zone_sum(text, "vm stats threshold")
+
+
+def pageblocks_by_type(text: str) -> dict[tuple[int, str], dict[str, int]]:
+    """{(node, zone): {migratetype: pageblocks}} from /proc/pagetypeinfo's "Number of blocks type" table."""
+    out: dict[tuple[int, str], dict[str, int]] = {}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("Number of blocks type"):
+            names = line.split()[4:]
+            for row in lines[i + 1:]:
+                mm = re.match(r"Node\s+(\d+), zone\s+(\w+)\s+([\d\s]+)$", row)
+                if not mm:
+                    break
+                out[(int(mm.group(1)), mm.group(2))] = dict(zip(names, map(int, mm.group(3).split())))
     return out
 
 

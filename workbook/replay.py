@@ -39,7 +39,7 @@ from .captures import CaptureError, load_capture_scenario
 from .errors import KernelError
 from .machine import Machine, NodeSpec
 from .observe import (BitMap, CaptureStep, Missing, ModelStep, Obs, StepContext, find_lsmem, observe,
-                      parse_zoneinfo, zone_pcp_counts)
+                      pageblocks_by_type, parse_zoneinfo, zone_pcp_counts, zone_stat_thresholds)
 from .pagemap import KPF
 
 __all__ = ["Field", "ReplayResult", "CaptureError", "ScenarioRunner", "StepRun", "CompareContext", "iter_replay",
@@ -717,17 +717,6 @@ def _capture_buddy_pages(ref: CaptureStep, ctx: StepContext,
     return out
 
 
-def zone_stat_thresholds(text: str) -> dict[tuple[int, str], int]:
-    """{(node, zone): the sum over CPUs of ``vm stats threshold``} from /proc/zoneinfo."""
-    out = {}
-    for stanza in re.split(r"(?=^Node \d+, zone)", text, flags=re.M):
-        mm = re.match(r"Node (\d+), zone\s+(\w+)", stanza)
-        if mm:
-            out[(int(mm.group(1)), mm.group(2))] = sum(
-                int(t) for t in re.findall(r"^\s+vm stats threshold:\s+(\d+)", stanza, flags=re.M))
-    return out
-
-
 def _own_page_windows(step: str, m: Machine, ref: CaptureStep, ctx: StepContext, res: ReplayResult) -> None:
     """Where the kernel's own pages and per-cpu list pages sit, compare the BUDDY bits as a count.
 
@@ -758,21 +747,6 @@ def _own_page_windows(step: str, m: Machine, ref: CaptureStep, ctx: StepContext,
             res.leave_out(step, f"kpageflags memory{bid} BUDDY in {spans} (compared as one count)", why)
         else:
             res.leave_out(step, f"kpageflags memory{bid} BUDDY in {spans} (compared as a count)", why)
-
-
-def pageblocks_by_type(text: str) -> dict[tuple[int, str], dict[str, int]]:
-    """{(node, zone): {migratetype: pageblocks}} from /proc/pagetypeinfo's "Number of blocks type" table."""
-    out: dict[tuple[int, str], dict[str, int]] = {}
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("Number of blocks type"):
-            names = line.split()[4:]
-            for row in lines[i + 1:]:
-                mm = re.match(r"Node\s+(\d+), zone\s+(\w+)\s+([\d\s]+)$", row)
-                if not mm:
-                    break
-                out[(int(mm.group(1)), mm.group(2))] = dict(zip(names, map(int, mm.group(3).split())))
-    return out
 
 
 def replay(capture_dir: str | os.PathLike, lsmem: str | None = "auto") -> ReplayResult:
