@@ -12,16 +12,21 @@ Without /usr/bin/chromium (or ``$MEMHOTPLUG_CHROMIUM``) the tests skip, except u
 """
 from __future__ import annotations
 
+import functools
+import http.server
+import io
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -275,3 +280,78 @@ def lab(lab_server: LabServer, browser: Any) -> Iterator[LabPage]:
     finally:
         context.close()
     assert lab_page.blocked == [], f"requests left this machine: {lab_page.blocked}"
+
+
+# --- the static site: served on loopback, opened with every other host blocked ------------------------
+
+#: The text of every bokeh Title in the page's documents (which figure a view shows).
+TITLES_JS = """() => {
+    if (!window.Bokeh || !window.Bokeh.documents) return [];
+    const out = [];
+    for (const doc of window.Bokeh.documents)
+        for (const m of doc.all_models)
+            if (m.type === 'Title') out.push(m.text);
+    return out;
+}"""
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """``folder`` served by http.server on 127.0.0.1 while the block runs; its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@dataclass
+class OfflinePage:
+    """A page whose non-loopback requests are aborted (``blocked``), with the page errors it raised."""
+
+    page: Any
+    blocked: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def offline_page(browser: Any) -> Iterator[OfflinePage]:
+    """A fresh 1400x1100 page that may reach loopback only; fails afterwards on a blocked request or page error."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    off = OfflinePage(page)
+
+    def guard(route: Any) -> None:
+        if _is_loopback(route.request.url):
+            route.continue_()
+        else:
+            off.blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.on("pageerror", lambda exc: off.errors.append(str(exc)))
+    try:
+        yield off
+    finally:
+        context.close()
+    assert off.errors == [], f"page errors: {off.errors}"
+    assert off.blocked == [], f"requests left this machine: {off.blocked}"
+
+
+def count_pixels(png: bytes, rgb: tuple[int, int, int], tolerance: int = 6) -> int:
+    """Pixels of ``png`` within ``tolerance`` of ``rgb`` in every channel."""
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+    return int((np.abs(pixels - np.array(rgb, dtype=np.int16)) <= tolerance).all(axis=2).sum())

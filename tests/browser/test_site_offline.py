@@ -10,18 +10,13 @@ its text alternative (role="img" with the figure's summary as aria-label, set by
 """
 from __future__ import annotations
 
-import functools
-import http.server
-import io
 import shutil
-import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.conftest import LOOPBACK, OUTPUT, ROOT, require_chromium
+from tests.browser.conftest import OUTPUT, ROOT, TITLES_JS, count_pixels, offline_page, require_chromium, serve_folder
 from workbook.teaching import site
 
 pytestmark = pytest.mark.browser
@@ -30,21 +25,6 @@ CHAPTER = "05_memmap_on_memory"
 SELFHOSTED_RED = (0xD5, 0x5E, 0x00)     # widgets/palette.py PAGEMAP["selfhosted"]: Okabe-Ito vermillion
 FREE_ORDER_10 = (0xC6, 0xDB, 0xEF)      # palette.FREE_LARGE: the lightest free shade
 BOOT_BROWN = (0x5A, 0x3E, 0x1B)         # what the first-displayed figure (memory0, boot memory) shows
-
-_TITLES = """() => {
-    if (!window.Bokeh || !window.Bokeh.documents) return [];
-    const out = [];
-    for (const doc of window.Bokeh.documents)
-        for (const m of doc.all_models)
-            if (m.type === 'Title') out.push(m.text);
-    return out;
-}"""
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
 
 @pytest.fixture(scope="module")
 def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -57,48 +37,17 @@ def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     out = base / "site"
     built = site.build_site(out, chapters, log=lambda line: None)
     assert [p.html for p in built.pages] == [f"{CHAPTER}.html"]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(out)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-def _count(png: bytes, rgb: tuple[int, int, int], tolerance: int = 6) -> int:
-    """Pixels of ``png`` within ``tolerance`` of ``rgb``."""
-    import numpy as np
-    from PIL import Image
-
-    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
-    return int((np.abs(pixels - np.array(rgb, dtype=np.int16)) <= tolerance).all(axis=2).sum())
+    with serve_folder(out) as url:
+        yield url
 
 
 def test_chapter_05_page_map_renders_offline(served_site: str, browser: Any) -> None:
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    blocked: list[str] = []
-    errors: list[str] = []
     missing: list[str] = []
-
-    def guard(route: Any) -> None:
-        parts = urlsplit(route.request.url)
-        if parts.scheme in ("data", "blob", "about") or parts.hostname in LOOPBACK:
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", guard)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("response", lambda r: missing.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    try:
+    with offline_page(browser) as off:
+        page = off.page
+        page.on("response", lambda r: missing.append(f"{r.status} {r.url}") if r.status >= 400 else None)
         page.goto(f"{served_site}/index.html")
         link = page.locator(f"a[href='{CHAPTER}.html']")
         expect(link).to_have_text("05 · Memmap on memory")
@@ -117,8 +66,8 @@ def test_chapter_05_page_map_renders_offline(served_site: str, browser: Any) -> 
         figure = page_map.locator(".bk-Figure").first
         expect(figure).to_be_visible()
         expect(figure.locator("canvas").first).to_be_attached()
-        page.wait_for_function(f"() => ({_TITLES})().some(t => t.startsWith('memory32: node 1, online, Movable'))")
-        titles = page.evaluate(_TITLES)
+        page.wait_for_function(f"() => ({TITLES_JS})().some(t => t.startsWith('memory32: node 1, online, Movable'))")
+        titles = page.evaluate(TITLES_JS)
         assert not any(t.startswith("memory0:") for t in titles), titles
 
         page_map.scroll_into_view_if_needed()
@@ -126,7 +75,7 @@ def test_chapter_05_page_map_renders_offline(served_site: str, browser: Any) -> 
         OUTPUT.mkdir(exist_ok=True)
         page_map.screenshot(path=str(OUTPUT / "site-chapter05-pagemap.png"))
         canvas_png = figure.screenshot()
-        red, green, brown = (_count(canvas_png, c) for c in (SELFHOSTED_RED, FREE_ORDER_10, BOOT_BROWN))
+        red, green, brown = (count_pixels(canvas_png, c) for c in (SELFHOSTED_RED, FREE_ORDER_10, BOOT_BROWN))
         assert red > 500, f"no self-hosted row on the canvas ({red} red pixels)"
         assert green > 20 * red, f"the free pages are missing ({green} green vs {red} red pixels)"
         assert brown == 0, "the canvas shows boot memory: the figure as first displayed, not its final state"
@@ -134,8 +83,4 @@ def test_chapter_05_page_map_renders_offline(served_site: str, browser: Any) -> 
         alt = page.locator("[role='img'][aria-label^='Page map of memory32']")
         expect(alt.first).to_be_attached()
         assert "self-hosted memmap" in alt.first.get_attribute("aria-label")
-    finally:
-        context.close()
-    assert errors == [], f"page errors: {errors}"
     assert missing == [], f"local files missing: {missing}"
-    assert blocked == [], f"requests left this machine: {blocked}"

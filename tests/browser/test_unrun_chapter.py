@@ -16,7 +16,6 @@ memory: a map of brown).
 from __future__ import annotations
 
 import base64
-import io
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.browser.conftest import OUTPUT, ROOT, LabPage, LabServer
+from tests.browser.conftest import OUTPUT, ROOT, LabPage, LabServer, count_pixels
 from widgets import palette
 
 pytestmark = pytest.mark.browser
@@ -79,15 +78,6 @@ def unrun_chapter(lab_server: LabServer) -> str:
     return str(Path("unrun") / CHAPTER)
 
 
-def _count(png: bytes, rgb: tuple[int, int, int], tolerance: int = 6) -> int:
-    """Pixels of ``png`` within ``tolerance`` of ``rgb``."""
-    import numpy as np
-    from PIL import Image
-
-    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
-    return int((np.abs(pixels - np.array(rgb, dtype=np.int16)) <= tolerance).all(axis=2).sum())
-
-
 def test_unrun_chapter_05_shows_its_page_map(lab: LabPage, unrun_chapter: str) -> None:
     from playwright.sync_api import expect
 
@@ -112,7 +102,7 @@ def test_unrun_chapter_05_shows_its_page_map(lab: LabPage, unrun_chapter: str) -
     shown = base64.b64decode(image.evaluate(_DECODED).removeprefix("data:image/png;base64,"))
     OUTPUT.mkdir(exist_ok=True)
     (OUTPUT / "unrun-chapter05-workbench.png").write_bytes(shown)
-    red, green, brown = (_count(shown, c) for c in (SELFHOSTED_RED, FREE_ORDER_10, BOOT_BROWN))
+    red, green, brown = (count_pixels(shown, c) for c in (SELFHOSTED_RED, FREE_ORDER_10, BOOT_BROWN))
     assert red > 500 + SWATCH, f"no self-hosted row in the page map ({red} red pixels)"
     assert green > 20 * red, f"the free pages are missing ({green} green vs {red} red pixels)"
     assert brown <= 2 * SWATCH, f"{brown} brown pixels: the page map as first displayed (boot memory), not final"

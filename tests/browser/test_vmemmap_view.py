@@ -15,20 +15,16 @@ the page shows the final figure, not the first-displayed one.
 """
 from __future__ import annotations
 
-import functools
-import http.server
-import io
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.conftest import LOOPBACK, OUTPUT, LabPage, require_chromium
+from tests.browser.conftest import (OUTPUT, TITLES_JS, LabPage, count_pixels, offline_page, require_chromium,
+                                    serve_folder)
 
 pytestmark = pytest.mark.browser
 
@@ -197,21 +193,6 @@ SITE_CELLS = [
     "timeline = MemmapTimeline('6.12', stage='online')\ntimeline",
 ]
 VERMILLION = (0xD5, 0x5E, 0x00)        # widgets/vmemmap.py BACKING_COLORS[ALTMAP]
-_TITLES = """() => {
-    if (!window.Bokeh || !window.Bokeh.documents) return [];
-    const out = [];
-    for (const doc of window.Bokeh.documents)
-        for (const m of doc.all_models)
-            if (m.type === 'Title') out.push(m.text);
-    return out;
-}"""
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-
 @pytest.fixture(scope="module")
 def vmemmap_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A site of one scratch chapter that shows the views (executed), served on 127.0.0.1; its base URL."""
@@ -229,65 +210,32 @@ def vmemmap_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (chapters / f"{SITE_CHAPTER}.ipynb").write_text(json.dumps(nb))
     out = base / "site"
     site.build_site(out, chapters, log=lambda line: None)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(out)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-def _pixels(png: bytes, rgb: tuple[int, int, int], tolerance: int = 6) -> int:
-    import numpy as np
-    from PIL import Image
-
-    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
-    return int((np.abs(pixels - np.array(rgb, dtype=np.int16)) <= tolerance).all(axis=2).sum())
+    with serve_folder(out) as url:
+        yield url
 
 
 def test_the_views_render_on_the_static_site_in_their_final_state(vmemmap_site: str, browser: Any) -> None:
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    blocked: list[str] = []
-    errors: list[str] = []
-
-    def guard(route: Any) -> None:
-        parts = urlsplit(route.request.url)
-        if parts.scheme in ("data", "blob", "about") or parts.hostname in LOOPBACK:
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", guard)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    with offline_page(browser) as off:
+        page = off.page
         page.goto(f"{vmemmap_site}/{SITE_CHAPTER}.html")
         stats = page.locator(".vmemmap-stats")
         expect(stats).to_have_attribute("data-block", "2")
         expect(stats).to_have_attribute("data-altmap", "16")
-        page.wait_for_function(f"() => ({_TITLES})().some(t => t.startsWith('vmemmap of 18 sections around "
+        page.wait_for_function(f"() => ({TITLES_JS})().some(t => t.startsWith('vmemmap of 18 sections around "
                                "memory2'))")
-        assert not any("memory0" in t for t in page.evaluate(_TITLES))        # not the first-displayed figure
+        assert not any("memory0" in t for t in page.evaluate(TITLES_JS))        # not the first-displayed figure
         view = page.locator(".widget-vbox").filter(has=page.locator(".vmemmap-stats")).first
         figure = view.locator(".bk-Figure").last
         expect(figure.locator("canvas").first).to_be_attached()
         figure.scroll_into_view_if_needed()
         page.wait_for_timeout(500)
         canvas = figure.screenshot()
-        assert _pixels(canvas, VERMILLION) > 16 * 200, "the 16 self-hosted PMDs are not on the canvas"
+        assert count_pixels(canvas, VERMILLION) > 16 * 200, "the 16 self-hosted PMDs are not on the canvas"
         OUTPUT.mkdir(exist_ok=True)
         view.screenshot(path=str(OUTPUT / "site-vmemmap-2gib.png"))
         expect(page.locator(".memmap-timeline")).to_have_attribute("data-stage", "online")
         expect(page.locator(".memmap-timeline-row tr[data-field='kpageflags']")).to_have_attribute(
             "data-value", "OWNER_PRIVATE (0x2000000000)")
-    finally:
-        context.close()
-    assert errors == [], f"page errors: {errors}"
-    assert blocked == [], f"requests left this machine: {blocked}"
+
